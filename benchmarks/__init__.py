@@ -1,0 +1,1 @@
+"""videoedge.benchmarks: PyTorch vs ONNX latency, throughput, memory and accuracy."""
