@@ -211,10 +211,9 @@ def render(config: SynthConfig, spec: VideoSpec) -> np.ndarray:
     noise_bank = rng.normal(0, scene["noise"], (8, h, w, 3)).astype(np.float32)
     frames = np.empty((n, h, w, 3), np.uint8)
     for i in range(n):
-        t = i / fps
-        u = i / max(n - 1, 1)
-        if reverse:
-            u = 1.0 - u
+        j = n - 1 - i if reverse else i  # a reversed class is its partner's scene played backwards
+        t = j / fps
+        u = j / max(n - 1, 1)
         canvas = scene["background"].copy()
         _draw(canvas, "circle", *(dpos + dvel * t) % (w, h), dr, (128, 128, 128))
         cx, cy, r, alpha = cx0 + drift[0] * t, cy0 + drift[1] * t, r0, 1.0
