@@ -28,7 +28,7 @@ COMMAND_MODULES = (
     "videoedge.export.cli",  # export
     "videoedge.runtime.cli_run",  # run
     "videoedge.benchmarks.cli",  # bench
-    "videoedge.train.demo_cli",  # demo
+    "videoedge.benchmarks.demo",  # demo: the whole chain (the top layer imports all stages)
 )
 
 
