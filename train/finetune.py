@@ -1,0 +1,377 @@
+"""Fine-tune VideoMAE on a folder dataset with `Trainer`, the Hugging Face guide's recipe.
+
+    from videoedge.train.finetune import TrainConfig, fine_tune
+    result = fine_tune(TrainConfig(data="/tmp/ds", out="runs/tiny", model="tiny"))
+
+While it trains, checkpoints, metrics.json and the curve live in RUN.partial/ (written as each
+epoch ends; `resume=True` continues from the last checkpoint there). RUN/ itself appears only
+when everything is done, built in a temporary directory and renamed into place: a failure
+leaves no half-written RUN.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from videoedge.runtime import atomic
+from videoedge.runtime.contract import Contract
+from videoedge.runtime.errors import UsageError
+
+from . import data as D
+
+WORK_SUFFIX = ".partial"  # RUN.partial/: checkpoints and live metrics while training
+METRIC_PATH = Path(__file__).with_name("metrics") / "accuracy.py"
+# from-scratch recipes of the presets (a checkpoint gets the guide's 4 epochs at 5e-5)
+SCRATCH_RECIPES = {
+    "tiny": {"epochs": 24, "learning_rate": 1e-3, "batch_size": 16},
+    "micro": {"epochs": 2, "learning_rate": 1e-3, "batch_size": 4},
+    "base": {"epochs": 4, "learning_rate": 1e-4, "batch_size": 8},
+}
+GUIDE_RECIPE = {"epochs": 4, "learning_rate": 5e-5, "batch_size": 8}
+
+
+@dataclass
+class TrainConfig:
+    data: str  # dataset folder: DATA/{train,val,test}/<Class>/<video>; labels = sorted train/ classes
+    out: str  # run folder to create: RUN/model, RUN/metrics.json, RUN/preview.gif, RUN/training_curve.png
+    model: str = "tiny"  # a preset name (random init), a local model directory, or a hub id
+    epochs: int | None = None  # passes over train/; None: the preset's recipe, or 4 (the guide)
+    batch_size: int | None = None  # clips per step; None: the preset's recipe, or 8 (the guide)
+    learning_rate: float | None = None  # peak AdamW lr; None: the preset's recipe, or 5e-5 (guide)
+    weight_decay: float = 0.0  # AdamW weight decay
+    warmup_ratio: float = 0.1  # linear warm-up over this fraction of the steps (the guide)
+    flip: bool = True  # RandomHorizontalFlip(0.5); turn off when left vs right defines a class
+    num_workers: int = 1  # DataLoader processes decoding video with PyAV; 0 = in this process
+    seed: int = 0  # model init, video order, augmentation
+    max_steps: int | None = None  # stop after this many steps (smoke runs); None = epochs' worth
+    resume: bool = False  # continue RUN.partial/ from its last checkpoint
+    overwrite: bool = False  # replace an existing RUN (only once the new one is complete)
+    keep_checkpoints: bool = False  # keep every epoch's checkpoint in RUN/checkpoints/
+    evaluate_test: bool = True  # evaluate the saved model on test/ (single view) at the end
+    push_to_hub: str | None = None  # hub repo id to upload RUN/model to at the end (needs network)
+    progress: bool = True  # progress bars
+
+    def __post_init__(self):
+        problems = []
+        for name in ("epochs", "batch_size", "max_steps"):
+            v = getattr(self, name)
+            if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
+                problems.append(f"{name} must be a positive integer, got {v!r}")
+        if self.learning_rate is not None and not 0 < self.learning_rate < 1:
+            problems.append(f"learning_rate must be in (0, 1), got {self.learning_rate!r}")
+        if not 0 <= self.warmup_ratio < 1:
+            problems.append(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio!r}")
+        if self.weight_decay < 0:
+            problems.append(f"weight_decay must be >= 0, got {self.weight_decay!r}")
+        if not isinstance(self.num_workers, int) or self.num_workers < 0:
+            problems.append(f"num_workers must be >= 0, got {self.num_workers!r}")
+        if problems:
+            raise UsageError("; ".join(problems))
+
+    def recipe(self) -> dict:
+        """epochs, learning_rate and batch_size with the defaults filled in."""
+        base = SCRATCH_RECIPES.get(self.model, GUIDE_RECIPE)
+        return {k: getattr(self, k) if getattr(self, k) is not None else base[k] for k in base}
+
+
+@dataclass
+class TrainResult:
+    run: Path  # the finished run folder
+    metrics: dict  # what RUN/metrics.json holds
+    warnings: list[str] = field(default_factory=list)
+
+
+def _warn(message: str, sink: list[str]) -> None:
+    sink.append(message)
+    print(f"videoedge: warning: {message}", file=sys.stderr, flush=True)
+
+
+def fine_tune(config: TrainConfig) -> TrainResult:
+    """Train, pick the best epoch on val/, save it with its contract, evaluate it on test/."""
+    started = time.perf_counter()
+    out = Path(config.out)
+    work = out.with_name(out.name + WORK_SUFFIX)
+    _check_paths(config, out, work)
+    notes: list[str] = []
+
+    labels = D.class_folders(config.data, "train")
+    from .models import load_model
+
+    if config.push_to_hub:
+        _require_hub_for_push(config.push_to_hub)
+    source = load_model(config.model, labels, seed=config.seed)
+    contract = source.contract.replace(versions=_versions())
+    clip_s = contract.clip_seconds
+    splits = {"train": D.scan_split(config.data, "train", labels, clip_s),
+              "val": D.scan_split(config.data, "val", labels, clip_s)}
+    test = D.scan_split(config.data, "test", labels, clip_s, required=False)
+    for split in (*splits.values(), test):
+        for line in split.report():
+            _warn(line, notes)
+    leaks = D.group_leaks(config.data)
+    if leaks:
+        _warn(f"{len(leaks)} UCF101 group(s) appear in more than one split (shared scenes "
+              f"inflate accuracy): {'; '.join(leaks[:10])}", notes)
+
+    recipe = config.recipe()
+    bs, workers = recipe["batch_size"], config.num_workers
+    steps_per_epoch = D.batches_per_epoch(splits["train"].num_videos, bs, workers)
+    max_steps = config.max_steps or steps_per_epoch * recipe["epochs"]
+    if config.max_steps and config.epochs is None:
+        recipe["epochs"] = math.ceil(max_steps / steps_per_epoch)
+    max_steps = min(max_steps, steps_per_epoch * recipe["epochs"])
+
+    run_info = {"data": str(Path(config.data).resolve()), "model": config.model,
+                "labels": labels, "recipe": recipe, "max_steps": max_steps,
+                "steps_per_epoch": steps_per_epoch, "flip": config.flip, "seed": config.seed,
+                "num_workers": workers}
+    resume_from = _prepare_work(work, run_info, config.resume)
+
+    train_ds = D.video_dataset(splits["train"], contract, train=True, flip=config.flip)
+    val_ds = D.video_dataset(splits["val"], contract, train=False)
+    if not config.resume or not (work / "preview.gif").exists():
+        _write_preview(splits["train"], contract, config.flip, work / "preview.gif")
+
+    trainer, live = _trainer(config, source.model, contract, train_ds, val_ds, work,
+                             recipe, max_steps, steps_per_epoch, resume_from)
+    t0 = time.perf_counter()
+    trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    train_seconds = time.perf_counter() - t0 + live.previous_seconds
+    best = _ensure_best(trainer, live.history, work)
+
+    test_metrics = {}
+    if config.evaluate_test and test.num_videos:
+        test_ds = D.video_dataset(test, contract, train=False)
+        test_metrics = trainer.evaluate(test_ds, metric_key_prefix="test")
+
+    metrics = {
+        "model": config.model, "source": source.kind, "data": run_info["data"],
+        "labels": labels, "clip_seconds": round(clip_s, 6),
+        "videos": {k: s.num_videos for k, s in {**splits, "test": test}.items()},
+        "skipped": {k: [{"path": p, "reason": r} for p, r in s.skipped]
+                    for k, s in {**splits, "test": test}.items() if s.skipped},
+        "group_leaks": leaks,
+        "val_accuracy": best["eval_accuracy"], "best_step": best["step"],
+        "best_epoch": round(best["step"] / steps_per_epoch, 3),
+        "best_checkpoint": best["checkpoint"],
+        "best_tensors_restored": best["tensors_fixed"],  # what load_best_model_at_end missed
+        "test_accuracy": test_metrics.get("test_accuracy"),
+        "test_loss": test_metrics.get("test_loss"),
+        "steps": trainer.state.global_step, "steps_per_epoch": steps_per_epoch,
+        "epochs": round(trainer.state.global_step / steps_per_epoch, 3),
+        "recipe": recipe, "flip": config.flip, "num_workers": workers,
+        "train_seconds": round(train_seconds, 1),
+        "wall_seconds": round(time.perf_counter() - started + live.previous_seconds, 1),
+        "history": live.history, "warnings": notes, "versions": contract.versions,
+    }
+    with atomic.directory(out, replace=config.overwrite) as tmp:
+        from .presets import save_model_dir
+
+        save_model_dir(trainer.model, contract, tmp / "model")
+        for name in ("preview.gif", "training_curve.png"):
+            if (work / name).exists():
+                shutil.copy2(work / name, tmp / name)
+        if config.keep_checkpoints:
+            (tmp / "checkpoints").mkdir()
+            for ckpt in work.glob("checkpoint-*"):
+                shutil.copytree(ckpt, tmp / "checkpoints" / ckpt.name)
+        atomic.write_json(tmp / "metrics.json", metrics)
+    shutil.rmtree(work, ignore_errors=True)
+    if config.push_to_hub:
+        _push(out / "model", config.push_to_hub)
+    return TrainResult(out, metrics, notes)
+
+
+# -- pieces -----------------------------------------------------------------------------------
+def _check_paths(config: TrainConfig, out: Path, work: Path) -> None:
+    if out.exists() and not config.overwrite:
+        raise UsageError(f"{out} already exists; choose a new --out or pass --overwrite")
+    if work.exists() and not config.resume:
+        raise UsageError(f"{work} holds an interrupted run; pass --resume to continue it, "
+                         "or delete it to start over")
+    if config.resume and not work.is_dir():
+        raise UsageError(f"nothing to resume: {work} does not exist (it holds the checkpoints "
+                         "of an interrupted run)")
+    atomic.check_writable_parent(out)
+
+
+def _prepare_work(work: Path, run_info: dict, resume: bool) -> Path | None:
+    """Create RUN.partial/, or check it matches this run and return its last checkpoint."""
+    info_file = work / "run.json"
+    if not resume:
+        work.mkdir(parents=True)
+        atomic.write_json(info_file, run_info)
+        return None
+    saved = json.loads(info_file.read_text()) if info_file.is_file() else {}
+    differ = [k for k in ("data", "model", "labels", "max_steps", "steps_per_epoch")
+              if saved.get(k) != run_info[k]]
+    if differ:
+        raise UsageError(f"--resume: {work} was started with different {', '.join(differ)}; "
+                         "rerun with the same DATA, --model and hyper-parameters")
+    ckpts = sorted(work.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
+    if not ckpts:
+        raise UsageError(f"--resume: {work} has no checkpoint yet (it stopped in the first "
+                         "epoch); delete it and start over")
+    return ckpts[-1]
+
+
+def _write_preview(split: D.Split, contract: Contract, flip: bool, path: Path) -> None:
+    """The guide's debugging visual: one augmented training clip, un-normalised, as a GIF."""
+    from .plots import preview_gif
+
+    one = D.Split(split.name, split.root, split.videos[:1])
+    sample = next(iter(D.video_dataset(one, contract, train=True, flip=flip)))
+    preview_gif(sample["pixel_values"].numpy(), contract, path, title=sample["video_name"])
+
+
+def _trainer(config, model, contract, train_ds, val_ds, work, recipe, max_steps,
+             steps_per_epoch, resume_from):
+    import evaluate
+    import numpy as np
+    from transformers import Trainer, TrainingArguments
+
+    from .presets import image_processor
+
+    metric = evaluate.load(str(METRIC_PATH))
+
+    def compute_metrics(p):
+        return metric.compute(predictions=np.argmax(p.predictions, axis=1),
+                              references=p.label_ids)
+
+    args = TrainingArguments(
+        output_dir=str(work),
+        remove_unused_columns=False,  # the dataset yields dicts the model does not take
+        eval_strategy="epoch", save_strategy="epoch",
+        learning_rate=recipe["learning_rate"], weight_decay=config.weight_decay,
+        per_device_train_batch_size=recipe["batch_size"],
+        per_device_eval_batch_size=recipe["batch_size"],
+        warmup_steps=config.warmup_ratio,  # transformers 5: a float < 1 is the warm-up ratio
+        logging_steps=max(1, steps_per_epoch // 4),
+        load_best_model_at_end=True, metric_for_best_model="accuracy",
+        max_steps=max_steps,  # the dataset is iterable (no __len__): steps from num_videos
+        save_total_limit=None if config.keep_checkpoints else 2,
+        dataloader_num_workers=config.num_workers,
+        ignore_data_skip=True,  # resume at an epoch boundary with a fresh pass, no skipping
+        seed=config.seed, data_seed=config.seed,
+        report_to="none", disable_tqdm=not config.progress,
+        use_cpu=not _cuda(),
+    )
+    live = LiveMetrics(work, steps_per_epoch, resume_from)
+    trainer = Trainer(model=model, args=args, train_dataset=train_ds, eval_dataset=val_ds,
+                      processing_class=image_processor(contract), data_collator=D.collate,
+                      compute_metrics=compute_metrics, callbacks=[live])
+    if not config.progress:
+        from transformers import PrinterCallback
+        from transformers.utils import logging as hf_logging
+
+        trainer.remove_callback(PrinterCallback)
+        hf_logging.disable_progress_bar()
+    return trainer, live
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def LiveMetrics(work: Path, steps_per_epoch: int, resume_from: Path | None):
+    """A TrainerCallback writing RUN.partial/metrics.json and training_curve.png as logs come."""
+    from transformers import TrainerCallback
+
+    from .plots import training_curve
+
+    class _Live(TrainerCallback):
+        def __init__(self):
+            self.history: list[dict] = []
+            self.previous_seconds = 0.0
+            self.t0 = time.perf_counter()
+            file = work / "metrics.json"
+            if resume_from is not None and file.is_file():  # keep what the checkpoint covers
+                step = int(resume_from.name.split("-")[-1])
+                saved = json.loads(file.read_text())
+                self.history = [h for h in saved.get("history", []) if h["step"] <= step]
+                evals = [h for h in self.history if "elapsed" in h]
+                self.previous_seconds = evals[-1]["elapsed"] if evals else 0.0
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            logs = {k: (round(v, 6) if isinstance(v, float) else v) for k, v in (logs or {}).items()}
+            logs.pop("epoch", None)  # Trainer's count is wrong for iterable datasets
+            entry = {"step": state.global_step,
+                     "epoch": round(state.global_step / steps_per_epoch, 3), **logs}
+            if "eval_accuracy" in logs:
+                entry["elapsed"] = round(time.perf_counter() - self.t0 + self.previous_seconds, 1)
+            self.history.append(entry)
+            atomic.write_json(work / "metrics.json", {"status": "training",
+                                                      "history": self.history})
+            if "eval_accuracy" in logs:
+                training_curve(self.history, work / "training_curve.png")
+
+    return _Live()
+
+
+def _ensure_best(trainer, history: list[dict], work: Path) -> dict:
+    """Make the model in memory exactly the best checkpoint, by our own record.
+
+    Best = the first epoch with the highest val accuracy (Trainer's rule too). We do not take
+    `load_best_model_at_end` on trust: in transformers 5.23 it reloads VideoMAE checkpoints
+    with a raw `load_state_dict`, which misses the renamed q/v biases (`q_bias` on disk,
+    `query.bias` in the model) and leaves them at the last epoch's values. The checkpoint is
+    reloaded with `from_pretrained` (which maps the names) and copied over, tensor by tensor."""
+    import torch
+
+    evals = [h for h in history if "eval_accuracy" in h]
+    if not evals:
+        raise RuntimeError("training ended before the first evaluation; no best checkpoint")
+    best = max(evals, key=lambda h: (h["eval_accuracy"], -h["step"]))
+    ckpt = work / f"checkpoint-{best['step']}"
+    reference = type(trainer.model).from_pretrained(str(ckpt)).state_dict()
+    current = trainer.model.state_dict()
+    if set(reference) != set(current):
+        raise RuntimeError(f"{ckpt} does not hold the model being trained "
+                           f"({sorted(set(reference) ^ set(current))[:3]} differ)")
+    differing = [k for k, v in reference.items() if not torch.equal(current[k].cpu(), v)]
+    if differing:
+        with torch.no_grad():
+            for k in differing:
+                current[k].copy_(reference[k])
+    return dict(best, checkpoint=ckpt.name, tensors_fixed=len(differing))
+
+
+def _versions() -> dict:
+    import torch
+    import transformers
+
+    from videoedge.runtime import __version__
+
+    return {"videoedge": __version__, "torch": torch.__version__,
+            "transformers": transformers.__version__}
+
+
+def _require_hub_for_push(repo_id: str) -> None:
+    """Fail before training, not after it, when the upload at the end cannot happen."""
+    import os
+    import socket
+    from urllib.parse import urlparse
+
+    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname
+    try:
+        socket.create_connection((host, 443), timeout=5).close()
+    except OSError:
+        raise UsageError(f"--push-to-hub {repo_id} needs a network ({host} cannot be reached); "
+                         "train without it and upload RUN/model later with `hf upload`") from None
+
+
+def _push(model_dir: Path, repo_id: str) -> None:
+    from huggingface_hub import HfApi
+
+    api = HfApi()
+    api.create_repo(repo_id, exist_ok=True)
+    api.upload_folder(folder_path=str(model_dir), repo_id=repo_id,
+                      commit_message="videoedge train: model, processor config and contract")
