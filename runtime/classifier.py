@@ -109,6 +109,7 @@ class Classifier:
             starts = uniform_clip_starts(duration, contract.clip_seconds, sampling.clips)
             clip_iter = iter(clips_at(path, contract, starts, stats))
             stats.decode_s += probe.decode_s  # the probe pass is decode time too
+            stats.frames, stats.last_t = probe.frames, probe.last_t  # the whole file's
             how = f"{sampling.clips} uniform clip{'s' if sampling.clips > 1 else ''}"
         else:
             hop = sampling.hop_seconds or contract.clip_seconds / 2

@@ -22,8 +22,7 @@ from .errors import UsageError
 DEVICES = ("auto", "tensorrt", "cuda", "cpu")
 TRT, CUDA, CPU = "TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"
 SHORT = {TRT: "TensorRT", CUDA: "CUDA", CPU: "CPU"}
-GPU_HINT = ("pip uninstall -y onnxruntime && pip install onnxruntime-gpu "
-            "(the two packages overwrite each other), with CUDA/cuDNN libraries on the path")
+GPU_HINT = "pip uninstall -y onnxruntime && pip install onnxruntime-gpu (never both)"
 
 
 class DeviceError(UsageError):

@@ -36,6 +36,14 @@ from .video import DEFAULT_FPS, decode_frames, open_file
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # FFmpeg's own chatter; we report
 
 
+def _quiet_opencv() -> None:
+    """OpenCV warns on stderr when a camera or URL will not open; we say it in one line."""
+    try:
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    except AttributeError:  # builds without the logging utilities
+        return
+
+
 @dataclass
 class StreamConfig:
     hop_seconds: float | None = None  # source seconds between results; None = min(0.5, clip/2)
@@ -227,6 +235,7 @@ class DeviceCapture(Capture):
         super().__init__(source, config, clip_seconds, max(fps, DEFAULT_FPS))
 
     def _open(self):
+        _quiet_opencv()
         ms_open = int(self.config.open_timeout_s * 1000)
         ms_read = int(self.config.read_timeout_s * 1000)
         if self.source.kind == "camera":
