@@ -5,6 +5,7 @@ Only argparse at module level; each handler imports what it needs when it runs."
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,6 +26,61 @@ def register(sub: argparse._SubParsersAction) -> None:
     synth.add_argument("--quiet", action="store_true", help="no progress bar")
     synth.set_defaults(handler=_synth, extra=None)
 
+    train = sub.add_parser(
+        "train", help="fine-tune VideoMAE on a folder dataset (Trainer, the HF guide's recipe)",
+        description="DATA/{train,val}/<Class>/<video> (test/ optional); labels = sorted class "
+        "folders. Writes RUN/model (from_pretrained-able, with the contract), RUN/metrics.json, "
+        "RUN/preview.gif, RUN/training_curve.png. While training, checkpoints and live metrics "
+        "are in RUN.partial/; RUN appears only when the run has finished.",
+    )
+    train.add_argument("data", help="dataset folder (UCF101 layout)")
+    train.add_argument("--model", default="tiny",
+                       help="preset (tiny, micro, base: random init), a local model directory, "
+                       "or a hub id such as MCG-NJU/videomae-base (needs a network); default tiny")
+    train.add_argument("--out", required=True, help="run folder to create")
+    train.add_argument("--epochs", type=int, help="passes over train/ (default: the preset's "
+                       "recipe; 4 for a checkpoint, as the guide)")
+    train.add_argument("--batch-size", type=int, help="clips per step (default: the preset's; 8)")
+    train.add_argument("--lr", type=float, dest="learning_rate",
+                       help="peak learning rate (default: the preset's; 5e-5 for a checkpoint)")
+    train.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay (0)")
+    train.add_argument("--warmup-ratio", type=float, default=0.1, help="warm-up fraction (0.1)")
+    train.add_argument("--no-flip", dest="flip", action="store_false",
+                       help="no random horizontal flip (when left vs right defines a class)")
+    train.add_argument("--workers", type=int, default=1, dest="num_workers",
+                       help="video-decoding DataLoader processes (default 1; 0 = in-process)")
+    train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    train.add_argument("--max-steps", type=int, help="stop after this many steps (smoke runs)")
+    train.add_argument("--resume", action="store_true",
+                       help="continue an interrupted run from the last checkpoint in RUN.partial/")
+    train.add_argument("--overwrite", action="store_true",
+                       help="replace an existing RUN once the new one is complete")
+    train.add_argument("--keep-checkpoints", action="store_true",
+                       help="keep every epoch's checkpoint in RUN/checkpoints/")
+    train.add_argument("--no-test", dest="evaluate_test", action="store_false",
+                       help="do not evaluate on test/ at the end")
+    train.add_argument("--push-to-hub", metavar="REPO_ID",
+                       help="upload RUN/model to this hub repo at the end (needs a network)")
+    train.add_argument("--quiet", action="store_true", help="no progress bars")
+    train.set_defaults(handler=_train, extra="train")
+
+    ev = sub.add_parser(
+        "evaluate", help="accuracy of a model directory on a dataset split",
+        description="Single view by default (the centred clip, centre crop, decoded as "
+        "`videoedge run` decodes); --clips N --crops 3 is the VideoMAE paper's multi-view "
+        "protocol (scores averaged). Exit 1 when a video could not be decoded (reported).",
+    )
+    ev.add_argument("model", help="model directory (RUN/model)")
+    ev.add_argument("data", help="dataset folder (UCF101 layout)")
+    ev.add_argument("--split", default="test", help="train, val or test (default test)")
+    ev.add_argument("--clips", type=int, default=1, help="clips per video (default 1)")
+    ev.add_argument("--crops", type=int, default=1, choices=(1, 3), help="crops per clip")
+    ev.add_argument("--json", metavar="FILE", help="write the full result as JSON")
+    ev.add_argument("--plot", metavar="PNG", help="write the confusion matrix "
+                    "(default with --json: FILE's name with .confusion.png)")
+    ev.add_argument("--quiet", action="store_true", help="no progress bar")
+    ev.set_defaults(handler=_evaluate, extra="train")
+
 
 
 def _synth(args) -> int:
@@ -38,3 +94,45 @@ def _synth(args) -> int:
     manifest = synthesize(args.out, SynthConfig(**kwargs), progress=not args.quiet)
     print(f"wrote {args.out}: {describe(manifest)}")
     return 0
+
+
+def _train(args) -> int:
+    from .finetune import TrainConfig, fine_tune
+
+    fields = ("data", "model", "epochs", "batch_size", "learning_rate", "weight_decay",
+              "warmup_ratio", "flip", "num_workers", "seed", "max_steps", "resume", "overwrite",
+              "keep_checkpoints", "evaluate_test", "push_to_hub")
+    config = TrainConfig(out=args.out, progress=not args.quiet,
+                         **{k: getattr(args, k) for k in fields})
+    result = fine_tune(config)
+    m = result.metrics
+    test = f"{m['test_accuracy']:.2%}" if m["test_accuracy"] is not None else "n/a"
+    print(f"wrote {result.run}: val accuracy {m['val_accuracy']:.2%} (epoch {m['best_epoch']:g}), "
+          f"test accuracy {test}, {m['steps']} steps in {m['train_seconds']:.0f} s")
+    return 0
+
+
+def _evaluate(args) -> int:
+    from pathlib import Path
+
+    from videoedge.runtime import atomic
+
+    from .evaluate import evaluate_model
+    from .plots import confusion_matrix_png
+
+    result = evaluate_model(args.model, args.data, args.split, clips=args.clips,
+                            crops=args.crops, progress=not args.quiet)
+    print(result.summary())
+    for label, c in result.per_class.items():
+        print(f"  {label:<24} {c['correct']:>4}/{c['videos']:<4} {c['accuracy']:.2%}")
+    for s in result.skipped:
+        print(f"videoedge: skipped {s['path']}: {s['reason']}", file=sys.stderr)
+    plot = args.plot or (str(Path(args.json).with_suffix("")) + ".confusion.png" if args.json else None)
+    if args.json:
+        atomic.write_json(args.json, result.to_dict())
+    if plot:
+        import numpy as np
+
+        confusion_matrix_png(np.array(result.confusion), result.labels, plot,
+                             title=f"{result.split}: top-1 {result.top1:.1%}")
+    return 1 if result.skipped else 0
