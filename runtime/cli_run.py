@@ -69,6 +69,9 @@ def main(args) -> int:
     from .sources import resolve
     from .stream import StreamConfig
 
+    from .bundle import choose_file
+
+    choose_file(args.bundle, args.precision)  # a wrong bundle path: say so before anything else
     sources = resolve(args.sources)
     live = [s for s in sources if s.live or args.live]
     if args.save and len(sources) > 1:

@@ -25,7 +25,7 @@ def tiny_contract(labels=LABELS, **changes) -> Contract:
 
 
 def colour_model(contract: Contract, *, num_logits: int | None = None, metadata: bool = True,
-                 weights: np.ndarray | None = None, static_logits: bool = True):
+                 weights: np.ndarray | None = None):
     """An onnx.ModelProto: logits = mean_{T,H,W}(pixel_values) @ W + b."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
@@ -37,7 +37,7 @@ def colour_model(contract: Contract, *, num_logits: int | None = None, metadata:
                                       ["batch", contract.num_frames, 3, contract.height,
                                        contract.width])
     y = helper.make_tensor_value_info(contract.output_name, TensorProto.FLOAT,
-                                      ["batch", k if static_logits else "labels"])
+                                      ["batch", k])
     nodes = [helper.make_node("ReduceMean", [contract.input_name], ["m"], axes=[1, 3, 4],
                               keepdims=0),
              helper.make_node("MatMul", ["m", "W"], ["z"]),
