@@ -68,7 +68,8 @@ def test_when_inference_is_slower_frames_are_dropped_not_queued(bundle, video):
     # the lag is bounded by the inference time, and it does not grow from result to result
     lags = [r.latency_ms for r in results]
     assert max(lags) < (2 * slow + 0.4) * 1000  # at worst: waited for one inference, then its own
-    assert lags[-1] < lags[0] + 300
+    steady = lags[:-1]  # the last result is the tail, classified when the source ended
+    assert max(steady) - min(steady) < 300
 
 
 def test_cli_live_writes_results_events_and_a_summary(bundle, video, tmp_path):
