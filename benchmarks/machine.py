@@ -1,0 +1,84 @@
+"""The machine and software a result was measured on; copied into every result row."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+
+
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def cpu_flags() -> list[str]:
+    """The SIMD features that decide GEMM speed (fp32: AVX2/AVX-512; int8: VNNI, AMX)."""
+    wanted = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_int8")
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    have = set(line.split(":", 1)[1].split())
+                    return [w for w in wanted if w in have]
+    except OSError:
+        pass
+    return []
+
+
+def version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "-"
+
+
+def load_average() -> float:
+    """The 1-minute load average (-1 where the OS has none)."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return -1.0
+
+
+def describe(threads: int) -> dict:
+    import psutil
+
+    ort = version("onnxruntime")
+    if ort == "-":
+        ort = version("onnxruntime-gpu")
+    gpu = "-"
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            gpu = torch.cuda.get_device_name(0)
+    except ImportError:
+        pass
+    return {
+        "cpu": cpu_name(),
+        "cpu_flags": cpu_flags(),
+        "physical_cores": psutil.cpu_count(logical=False),
+        "logical_cores": psutil.cpu_count(),
+        "ram_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "gpu": gpu,
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "threads": threads,
+        "versions": {"torch": version("torch"), "transformers": version("transformers"),
+                     "onnxruntime": ort, "onnx": version("onnx"), "numpy": version("numpy")},
+    }
+
+
+def short(machine: dict) -> str:
+    """One cell for the table: CPU, cores, SIMD (and the GPU when there is one)."""
+    cpu = machine["cpu"].replace("(R)", "").replace("(TM)", "").replace(" Processor", "")
+    simd = "+".join(f for f in machine["cpu_flags"] if f != "fma") or "no AVX2"
+    text = f"{cpu}, {machine['physical_cores']}c, {simd}"
+    return text if machine["gpu"] == "-" else f"{text}; {machine['gpu']}"
