@@ -174,10 +174,10 @@ def warn_group_leaks(data) -> list[str]:
 
 
 # -- transforms -----------------------------------------------------------------------------
-def train_transform(contract: Contract, *, flip: bool = True):
-    """The guide's training transform on {"video": (C, T, H, W) 0..255} -> "pixel_values"
-    (T, C, H, W), sizes from the contract (scale short side to [S, 1.25 S], random crop)."""
-    from torchvision.transforms import Compose, Lambda, RandomCrop
+def train_video_transforms(contract: Contract, *, flip: bool = True) -> list:
+    """The guide's training steps on a (C, T, H, W) 0..255 clip, sizes from the contract:
+    short side scaled to a random size in [S, 1.25 S], then a random H x W crop."""
+    from torchvision.transforms import Lambda, RandomCrop
 
     T = pytorchvideo_transforms()
     size = contract.resize_short_side
@@ -192,7 +192,14 @@ def train_transform(contract: Contract, *, flip: bool = True):
         from torchvision.transforms import RandomHorizontalFlip
 
         steps.append(RandomHorizontalFlip(p=0.5))
-    video = Compose(steps)
+    return steps
+
+
+def train_transform(contract: Contract, *, flip: bool = True):
+    """{"video": (C, T, H, W) 0..255, "label"} -> {"pixel_values": (T, C, H, W), "label"}."""
+    from torchvision.transforms import Compose
+
+    video = Compose(train_video_transforms(contract, flip=flip))
 
     def transform(sample: dict) -> dict:
         x = video(sample["video"])  # (C, T, H, W)

@@ -92,8 +92,10 @@ def _warn(message: str, sink: list[str]) -> None:
     print(f"videoedge: warning: {message}", file=sys.stderr, flush=True)
 
 
-def fine_tune(config: TrainConfig) -> TrainResult:
-    """Train, pick the best epoch on val/, save it with its contract, evaluate it on test/."""
+def fine_tune(config: TrainConfig, callbacks=()) -> TrainResult:
+    """Train, pick the best epoch on val/, save it with its contract, evaluate it on test/.
+
+    `callbacks`: extra `transformers.TrainerCallback`s (logging, early stopping, ...)."""
     started = time.perf_counter()
     out = Path(config.out)
     work = out.with_name(out.name + WORK_SUFFIX)
@@ -140,6 +142,8 @@ def fine_tune(config: TrainConfig) -> TrainResult:
 
     trainer, live = _trainer(config, source.model, contract, train_ds, val_ds, work,
                              recipe, max_steps, steps_per_epoch, resume_from)
+    for callback in callbacks:
+        trainer.add_callback(callback)
     t0 = time.perf_counter()
     trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     train_seconds = time.perf_counter() - t0 + live.previous_seconds
