@@ -18,7 +18,20 @@ from .errors import (
 
 __version__ = "0.1.0"
 
+# imported on first use, so `import videoedge.runtime` (and the CLI) stays light
+_LAZY = {"Classifier": "classifier", "FileSampling": "classifier", "StreamConfig": "stream",
+         "SessionConfig": "session", "DeviceError": "session"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 __all__ = [
     "CONTRACT_FILENAME", "METADATA_KEY", "Contract", "BatchError", "ContractError", "DataError",
     "MissingExtraError", "ParityError", "SourceError", "UsageError", "VideoedgeError",
+    "Classifier", "FileSampling", "StreamConfig", "SessionConfig", "DeviceError",
 ]
