@@ -31,10 +31,13 @@ def physical_cores() -> int:
 
 @dataclass
 class ModelBench:
-    """One model size: a PyTorch model directory, its exported bundle, and how hard to time it."""
+    """One model size: a PyTorch model directory, its exported bundle(s), and how hard to
+    time it."""
 
     model: Path  # HF model directory (from `videoedge train`, or a random-init base-sized one)
     bundle: Path  # bundle directory from `videoedge export` (model*.onnx + videoedge.json)
+    more_bundles: list[Path] = field(default_factory=list)  # other exports of the same model
+    #   (one export writes one int8 file, dynamic or static: a second bundle brings the other)
     label: str = ""  # how the table names this model (e.g. "tiny (trained)")
     trained: bool = True  # False: random weights, accuracy is meaningless and not reported
     batch: int = 8  # the "larger batch" for the clips/s column
@@ -48,6 +51,7 @@ class ModelBench:
 
     def __post_init__(self):
         self.model, self.bundle = Path(self.model), Path(self.bundle)
+        self.more_bundles = [Path(b) for b in self.more_bundles]
         for name in ("batch", "rounds", "calls_per_turn", "batch_rounds", "timing_clips"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
@@ -59,6 +63,11 @@ class ModelBench:
         if not self.label:  # RUN/model -> "RUN (trained)"
             name = self.model.parent.name if self.model.name == "model" else self.model.name
             self.label = f"{name} ({'trained' if self.trained else 'random init'})"
+
+
+    @property
+    def bundles(self) -> list[Path]:
+        return [self.bundle, *self.more_bundles]
 
 
 # timing settings per size: a base-sized clip takes seconds on a 2-core CPU, a tiny one ms

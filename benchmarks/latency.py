@@ -2,6 +2,8 @@
 
     python benchmarks/latency.py --model RUN/model --bundle BUNDLE --data DATA \
         [--base-model BASE/model --base-bundle BASE_BUNDLE] [--out benchmarks/results]
+    (--bundle and --base-bundle repeat: one export writes one int8 file, dynamic or static,
+    so the static one comes from a second export of the same model)
     videoedge bench ...            (the same arguments)
 
 Python API: `run(BenchConfig(...)) -> report dict` (and the files in `config.out`).
@@ -32,11 +34,14 @@ QUICK = dict(warmup=1, rounds=3, calls_per_turn=2, batch_rounds=1, timing_clips=
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", type=Path, help="trained model directory (RUN/model)")
-    p.add_argument("--bundle", type=Path, help="its bundle from `videoedge export`")
+    p.add_argument("--bundle", type=Path, action="append",
+                   help="its bundle from `videoedge export` (repeat for a second export, "
+                        "e.g. the --int8 static one)")
     p.add_argument("--base-model", type=Path,
                    help="a VideoMAE-base-sized model directory (random init unless "
                         "--base-trained)")
-    p.add_argument("--base-bundle", type=Path, help="its bundle from `videoedge export`")
+    p.add_argument("--base-bundle", type=Path, action="append",
+                   help="its bundle(s) from `videoedge export` (repeatable)")
     p.add_argument("--base-trained", action="store_true",
                    help="the base-sized model has trained weights: report its accuracy")
     p.add_argument("--data", type=Path, help="dataset root: clips come from DATA/test "
@@ -72,11 +77,13 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
     if (args.base_model is None) != (args.base_bundle is None):
         raise UsageError("--base-model and --base-bundle go together")
     if args.model is not None:
-        models.append(cfgmod.small(args.model, args.bundle, **quick))
+        models.append(cfgmod.small(args.model, args.bundle[0], more_bundles=args.bundle[1:],
+                                   **quick))
     if args.base_model is not None:
         label = f"{args.base_model.name} (VideoMAE-base size, " + (
             "trained)" if args.base_trained else "random init)")
-        models.append(cfgmod.base(args.base_model, args.base_bundle, label=label,
+        models.append(cfgmod.base(args.base_model, args.base_bundle[0],
+                                  more_bundles=args.base_bundle[1:], label=label,
                                   trained=args.base_trained,
                                   eval_clips=None if args.base_trained else 0,
                                   **{k: v for k, v in quick.items() if k != "timing_clips"}))
@@ -135,7 +142,7 @@ def run(cfg: BenchConfig, *, command: str = "", log=None) -> dict:
         raw = {name: {"p5_ms": summarize(r.times_b1).p5 * 1e3}
                for name, r in result.final.items() if r.ok}
         report["models"].append({
-            "label": mb.label, "model": str(mb.model), "bundle": str(mb.bundle),
+            "label": mb.label, "model": str(mb.model), "bundle": ", ".join(map(str, mb.bundles)),
             "trained": mb.trained,
             "input": "x".join(map(str, result.contract.input_shape(1)[1:])) + " (T,C,H,W)",
             "flops": result.flops.to_dict(), "gemm": result.gemm, "floor_s": floor_s,

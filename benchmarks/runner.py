@@ -89,9 +89,10 @@ def check_paths(mb: ModelBench) -> None:
     if not (mb.model / "config.json").is_file():
         raise UsageError(f"{mb.model} is not a model directory (no config.json); pass RUN/model "
                          "from `videoedge train`")
-    if not mb.bundle.is_dir() or not any(mb.bundle.glob("*.onnx")):
-        raise UsageError(f"{mb.bundle} has no .onnx files; make it with `videoedge export "
-                         f"{mb.model} --out {mb.bundle} --fp16 --int8 dynamic`")
+    for bundle in mb.bundles:
+        if not bundle.is_dir() or not any(bundle.glob("*.onnx")):
+            raise UsageError(f"{bundle} has no .onnx files; make it with `videoedge export "
+                             f"{mb.model} --out {bundle} --fp16 --int8 dynamic`")
 
 
 def prepare_clips(mb: ModelBench, cfg: BenchConfig, contract: Contract, work: Path,
@@ -191,7 +192,7 @@ def bench_model(mb: ModelBench, cfg: BenchConfig, log: Log = stderr_log) -> Mode
     import onnxruntime
     import torch
 
-    variants, skipped = discover(mb.model, mb.bundle, compile=cfg.compile,
+    variants, skipped = discover(mb.model, mb.bundles, compile=cfg.compile,
                                  cuda=torch.cuda.is_available(),
                                  ort_providers=tuple(onnxruntime.get_available_providers()))
     variants, skipped = select(variants, skipped, cfg.variants)

@@ -82,28 +82,31 @@ def onnx_precision(path: Path) -> tuple[str | None, str | None]:
     return graph_precision(model), declared
 
 
-def bundle_files(bundle: Path) -> dict[str, Path]:
-    """precision -> .onnx file, for every model file of the bundle, classified by what its
-    graph contains (then its name, when it cannot be read). Two files of one precision: the
-    one with the canonical name wins."""
+def bundle_files(*bundles: Path) -> dict[str, Path]:
+    """precision -> .onnx file, for every model file of the bundles, classified by what its
+    graph contains (then its name, when it cannot be read). Two files of one precision: an
+    earlier bundle wins, then the file with the canonical name."""
     found: dict[str, Path] = {}
-    for path in sorted(Path(bundle).glob("*.onnx")):
-        precision = onnx_precision(path)[0] or PRECISION_OF_NAME.get(path.name)
-        if precision is None:
-            continue
-        if precision not in found or PRECISION_OF_NAME.get(path.name) == precision:
-            found[precision] = path
+    for bundle in bundles:
+        here: dict[str, Path] = {}
+        for path in sorted(Path(bundle).glob("*.onnx")):
+            precision = onnx_precision(path)[0] or PRECISION_OF_NAME.get(path.name)
+            if precision is None:
+                continue
+            if precision not in here or PRECISION_OF_NAME.get(path.name) == precision:
+                here[precision] = path
+        found = {**here, **found}
     return found
 
 
-def discover(model: Path, bundle: Path, *, compile: bool = True, cuda: bool = False,
+def discover(model: Path, bundles: list[Path], *, compile: bool = True, cuda: bool = False,
              ort_providers: tuple[str, ...] = ("CPUExecutionProvider",),
              files: dict[str, Path] | None = None) -> tuple[list[Variant], list[Skipped]]:
     """The variants to time for one model, and the ones that cannot be, with reasons.
 
     `cuda` (torch.cuda.is_available()) and `ort_providers` (onnxruntime's available providers)
     are passed in, so the GPU rows are decided by one explicit, testable rule."""
-    files = bundle_files(bundle) if files is None else files
+    files = bundle_files(*bundles) if files is None else files
     run: list[Variant] = [Variant("pytorch-eager-fp32", "torch", "cpu", "fp32", str(model))]
     skipped: list[Skipped] = []
     if compile:
@@ -117,7 +120,7 @@ def discover(model: Path, bundle: Path, *, compile: bool = True, cuda: bool = Fa
             run.append(Variant(name, "ort", "cpu", precision, str(files[precision])))
         else:
             how = f"; export with `{flags[precision]}`" if precision in flags else ""
-            skipped.append(Skipped(name, f"the bundle has no {precision} file{how}"))
+            skipped.append(Skipped(name, f"no bundle has a {precision} file{how}"))
 
     # GPU rows: only on a machine that has them; untested on the CPU-only development machine
     if cuda:

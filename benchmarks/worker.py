@@ -183,7 +183,8 @@ def serve(args, proto) -> int:
         return 1
     worker = Worker(runner, clips)
     reply({"ok": True, "event": "ready", "load_s": time.perf_counter() - t0,
-           "rss_before_load_mb": rss_before, "rss_after_load_mb": rss_mb(), **runner.info})
+           "rss_before_load_mb": rss_before, "rss_after_load_mb": rss_mb(),
+           "torch_imported": "torch" in sys.modules, **runner.info})
     for line in sys.stdin:
         if not line.strip():
             continue
