@@ -1,0 +1,80 @@
+"""`videoedge evaluate` / `evaluate_model`: single view as the runtime decodes, multi-view."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+pytest.importorskip("transformers")
+
+from videoedge.runtime.cli import main  # noqa: E402
+from videoedge.runtime.contract import Contract  # noqa: E402
+from videoedge.runtime.errors import DataError  # noqa: E402
+from videoedge.train.evaluate import crop_offsets, evaluate_model, video_views  # noqa: E402
+
+
+def test_single_view_is_the_runtimes_centred_clip(micro_model_dir, small_dataset):
+    import torch
+    from transformers import VideoMAEForVideoClassification
+
+    from videoedge.runtime.preprocess import uniform_clip_starts
+    from videoedge.runtime.video import clips_at, probe_duration
+
+    result = evaluate_model(micro_model_dir, small_dataset, "test")
+    contract = Contract.load(micro_model_dir)
+    model = VideoMAEForVideoClassification.from_pretrained(str(micro_model_dir)).eval()
+    assert result.videos == 6 and not result.skipped
+    assert np.array(result.confusion).sum() == 6
+    assert result.top5 == 1.0  # 3 classes: the true one is always in the top 5
+    correct = 0
+    for p in result.predictions:
+        starts = uniform_clip_starts(probe_duration(p["path"]), contract.clip_seconds, 1)
+        clip = clips_at(p["path"], contract, starts)[0].pixel_values
+        with torch.inference_mode():
+            logits = model(pixel_values=torch.from_numpy(clip[None])).logits[0].numpy()
+        assert contract.labels[int(logits.argmax())] == p["predicted"]
+        correct += p["predicted"] == p["label"]
+    assert result.top1 == pytest.approx(correct / 6)
+    assert sum(c["videos"] for c in result.per_class.values()) == 6
+
+
+def test_three_crops_are_start_centre_end_and_the_centre_one_is_the_single_view(
+        micro_model_dir, small_dataset):
+    assert crop_offsets(40, 53, 32, 32, 3) == [(4, 0), (4, 10), (4, 21)]
+    assert crop_offsets(53, 40, 32, 32, 3) == [(0, 4), (10, 4), (21, 4)]
+    contract = Contract.load(micro_model_dir)
+    video = sorted((small_dataset / "test").glob("*/*"))[0]
+    three = video_views(video, contract, clips=2, crops=3)
+    one = video_views(video, contract, clips=2, crops=1)
+    assert three.shape == (6, contract.num_frames, 3, contract.height, contract.width)
+    np.testing.assert_allclose(three[1], one[0], atol=1e-6)
+    np.testing.assert_allclose(three[4], one[1], atol=1e-6)
+    assert np.abs(three[0] - three[2]).max() > 0.1  # different places in the frame
+
+
+def test_cli_writes_json_and_confusion_png_and_exit_1_on_a_bad_file(micro_model_dir,
+                                                                    small_dataset, tmp_path,
+                                                                    capsys):
+    data = shutil.copytree(small_dataset, tmp_path / "d")
+    rc = main(["evaluate", str(micro_model_dir), str(data), "--clips", "2", "--crops", "3",
+               "--json", str(tmp_path / "e.json"), "--quiet"])
+    assert rc == 0
+    result = json.loads((tmp_path / "e.json").read_text())
+    assert (result["clips"], result["crops"], result["videos"]) == (2, 3, 6)
+    assert set(result) >= {"top1", "top5", "per_class", "confusion", "predictions"}
+    assert (tmp_path / "e.confusion.png").read_bytes()[:4] == b"\x89PNG"
+    assert "top-1" in capsys.readouterr().out
+    (data / "test" / "Growing" / "v_Growing_g99_c01.avi").write_bytes(b"junk")
+    rc = main(["evaluate", str(micro_model_dir), str(data), "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 1 and "v_Growing_g99_c01.avi" in err
+
+
+def test_unknown_class_in_the_split_is_a_data_error(micro_model_dir, small_dataset, tmp_path):
+    data = shutil.copytree(small_dataset, tmp_path / "d")
+    shutil.copytree(data / "test" / "Growing", data / "test" / "Juggling")
+    with pytest.raises(DataError, match="Juggling"):
+        evaluate_model(micro_model_dir, data, "test")
