@@ -10,16 +10,15 @@ import pytest
 
 pytest.importorskip("transformers")
 
-from videoedge.runtime.cli import main  # noqa: E402
-from videoedge.runtime.contract import Contract  # noqa: E402
-from videoedge.runtime.errors import DataError  # noqa: E402
-from videoedge.train.evaluate import crop_offsets, evaluate_model, video_views  # noqa: E402
+from videoedge.runtime.cli import main
+from videoedge.runtime.contract import Contract
+from videoedge.runtime.errors import DataError
+from videoedge.train.evaluate import crop_offsets, evaluate_model, video_views
 
 
 def test_single_view_is_the_runtimes_centred_clip(micro_model_dir, small_dataset):
     import torch
     from transformers import VideoMAEForVideoClassification
-
     from videoedge.runtime.preprocess import uniform_clip_starts
     from videoedge.runtime.video import clips_at, probe_duration
 
@@ -46,7 +45,7 @@ def test_three_crops_are_start_centre_end_and_the_centre_one_is_the_single_view(
     assert crop_offsets(40, 53, 32, 32, 3) == [(4, 0), (4, 10), (4, 21)]
     assert crop_offsets(53, 40, 32, 32, 3) == [(0, 4), (10, 4), (21, 4)]
     contract = Contract.load(micro_model_dir)
-    video = sorted((small_dataset / "test").glob("*/*"))[0]
+    video = min((small_dataset / "test").glob("*/*"))
     three = video_views(video, contract, clips=2, crops=3)
     one = video_views(video, contract, clips=2, crops=1)
     assert three.shape == (6, contract.num_frames, 3, contract.height, contract.width)

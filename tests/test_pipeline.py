@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 pytest.importorskip("transformers")
 pytest.importorskip("av")
 
-from helpers import write_video  # noqa: E402
-
-from videoedge.runtime.contract import Contract  # noqa: E402
-from videoedge.train.pipeline import classify, sampling_kwargs, video_pipeline  # noqa: E402
+from helpers import write_video
+from videoedge.runtime.contract import Contract
+from videoedge.train.pipeline import classify, sampling_kwargs, video_pipeline
 
 
 def test_sampling_kwargs_follow_the_contract_at_the_files_fps():
@@ -26,7 +24,6 @@ def test_pipeline_reproduces_the_models_first_clip(micro_model_dir, small_datase
     the contract's first clip, up to the resize implementation (PIL vs OpenCV)."""
     import torch
     from transformers import VideoMAEForVideoClassification
-
     from videoedge.runtime.preprocess import softmax
     from videoedge.runtime.video import clips_at, probe_duration
 

@@ -11,12 +11,11 @@ import pytest
 pytest.importorskip("transformers")
 pytest.importorskip("pytorchvideo")
 
-from helpers import write_video  # noqa: E402
-
-from videoedge.runtime.cli import main  # noqa: E402
-from videoedge.runtime.contract import Contract  # noqa: E402
-from videoedge.runtime.errors import UsageError  # noqa: E402
-from videoedge.train.finetune import TrainConfig, fine_tune  # noqa: E402
+from helpers import write_video
+from videoedge.runtime.cli import main
+from videoedge.runtime.contract import Contract
+from videoedge.runtime.errors import UsageError
+from videoedge.train.finetune import TrainConfig, fine_tune
 
 
 def micro_config(data, out, **kw) -> TrainConfig:

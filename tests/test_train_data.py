@@ -9,11 +9,10 @@ import pytest
 
 pytest.importorskip("pytorchvideo")
 
-from helpers import write_video  # noqa: E402
-
-from videoedge.runtime.errors import DataError  # noqa: E402
-from videoedge.train import data as D  # noqa: E402
-from videoedge.train.presets import PRESETS  # noqa: E402
+from helpers import write_video
+from videoedge.runtime.errors import DataError
+from videoedge.train import data as D
+from videoedge.train.presets import PRESETS
 
 CLIP_S = PRESETS["micro"].contract(["a", "b"]).clip_seconds
 
@@ -70,7 +69,7 @@ def test_bad_dataset_folders_raise_one_clear_error(small_dataset, tmp_path, case
 def test_group_in_two_splits_is_listed(small_dataset, tmp_path):
     data = shutil.copytree(small_dataset, tmp_path / "d")
     assert D.group_leaks(data) == []  # the generator never splits a group
-    src = sorted((data / "train" / "Growing").iterdir())[0]
+    src = min((data / "train" / "Growing").iterdir())
     shutil.copy(src, data / "test" / "Growing" / src.name.replace("_c01", "_c99"))
     leaks = D.group_leaks(data)
     group = src.name.split("_")[2]

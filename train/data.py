@@ -23,7 +23,6 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
-
 from videoedge.runtime.contract import Contract
 from videoedge.runtime.errors import DataError
 from videoedge.runtime.preprocess import preprocess_clip, uniform_clip_starts
@@ -134,8 +133,8 @@ def scan_split(data: str | Path, split: str, labels: list[str], clip_seconds: fl
                 result.skipped.append((str(f), f"{why} ({type(e).__name__}: {e})"[:200]))
                 continue
             if duration + 1e-6 < clip_seconds:
-                result.skipped.append((str(f), f"shorter than one clip ({duration:.2f} s < "
-                                               f"{clip_seconds:.2f} s)"))
+                why = f"shorter than one clip ({duration:.2f} s < {clip_seconds:.2f} s)"
+                result.skipped.append((str(f), why))
                 continue
             result.videos.append(Video(str(f), label_id, duration))
             kept += 1

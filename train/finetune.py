@@ -134,20 +134,14 @@ def fine_tune(config: TrainConfig, callbacks=()) -> TrainResult:
                 "steps_per_epoch": steps_per_epoch, "flip": config.flip, "seed": config.seed,
                 "num_workers": workers}
     resume_from = _prepare_work(work, run_info, config.resume)
-
-    train_ds = D.video_dataset(splits["train"], contract, train=True, flip=config.flip)
-    val_ds = D.video_dataset(splits["val"], contract, train=False)
-    if not config.resume or not (work / "preview.gif").exists():
-        _write_preview(splits["train"], contract, config.flip, work / "preview.gif")
-
-    trainer, live = _trainer(config, source.model, contract, train_ds, val_ds, work,
-                             recipe, max_steps, steps_per_epoch, resume_from)
-    for callback in callbacks:
-        trainer.add_callback(callback)
-    t0 = time.perf_counter()
-    trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
-    train_seconds = time.perf_counter() - t0 + live.previous_seconds
-    best = _ensure_best(trainer, live.history, work)
+    try:
+        trainer, live, best = _train(config, source, contract, splits, work, recipe, max_steps,
+                                     steps_per_epoch, resume_from, callbacks)
+    except BaseException:
+        if not any(work.glob("checkpoint-*")):  # nothing worth resuming: leave nothing behind
+            shutil.rmtree(work, ignore_errors=True)
+        raise
+    train_seconds = live.train_seconds
 
     test_metrics = {}
     if config.evaluate_test and test.num_videos:
@@ -190,6 +184,23 @@ def fine_tune(config: TrainConfig, callbacks=()) -> TrainResult:
     if config.push_to_hub:
         _push(out / "model", config.push_to_hub)
     return TrainResult(out, metrics, notes)
+
+
+def _train(config, source, contract, splits, work, recipe, max_steps, steps_per_epoch,
+           resume_from, callbacks):
+    """Preview, Trainer, train, best checkpoint: everything that writes into RUN.partial/."""
+    train_ds = D.video_dataset(splits["train"], contract, train=True, flip=config.flip)
+    val_ds = D.video_dataset(splits["val"], contract, train=False)
+    if not config.resume or not (work / "preview.gif").exists():
+        _write_preview(splits["train"], contract, config.flip, work / "preview.gif")
+    trainer, live = _trainer(config, source.model, contract, train_ds, val_ds, work,
+                             recipe, max_steps, steps_per_epoch, resume_from)
+    for callback in callbacks:
+        trainer.add_callback(callback)
+    t0 = time.perf_counter()
+    trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    live.train_seconds = time.perf_counter() - t0 + live.previous_seconds
+    return trainer, live, _ensure_best(trainer, live.history, work)
 
 
 # -- pieces -----------------------------------------------------------------------------------
@@ -351,7 +362,6 @@ def _ensure_best(trainer, history: list[dict], work: Path) -> dict:
 def _versions() -> dict:
     import torch
     import transformers
-
     from videoedge.runtime import __version__
 
     return {"videoedge": __version__, "torch": torch.__version__,

@@ -8,7 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-
 from videoedge.runtime import atomic
 from videoedge.runtime.contract import Contract
 from videoedge.runtime.preprocess import unnormalize
@@ -57,7 +56,7 @@ def preview_gif(clip: np.ndarray, contract: Contract, path: str | Path, *, scale
     fps = contract.reference_fps / contract.frame_stride
     with atomic.file(path) as tmp:
         images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:],
-                       duration=int(round(1000 / fps)), loop=0, comment=title.encode())
+                       duration=round(1000 / fps), loop=0, comment=title.encode())
     return Path(path)
 
 
