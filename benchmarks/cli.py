@@ -3,8 +3,6 @@ torch, onnxruntime and matplotlib are imported when the subcommand runs)."""
 
 from __future__ import annotations
 
-import argparse
-
 
 def register(sub) -> None:
     from .latency import add_arguments  # argparse-only at import time
@@ -13,8 +11,8 @@ def register(sub) -> None:
         "bench", help="PyTorch vs every ONNX variant: latency, memory, accuracy, chart",
         description="Time PyTorch eager/compile and every ONNX file of a bundle on the same "
                     "real clips, interleaved, after warm-up; write latency.{md,csv,json,png}. "
-                    "Same arguments as `python benchmarks/latency.py`.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                    "Same arguments as `python benchmarks/latency.py`; with no model given, "
+                    "the inputs are made first under --work (see --prepare).")
     add_arguments(p)
     p.set_defaults(handler=_handle, extra="train")
 

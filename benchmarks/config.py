@@ -71,9 +71,10 @@ class ModelBench:
 
 
 # timing settings per size: a base-sized clip takes seconds on a 2-core CPU, a tiny one ms
-SMALL = dict(batch=8, warmup=3, rounds=10, calls_per_turn=5, batch_rounds=4, timing_clips=8)
-BASE = dict(batch=4, warmup=1, rounds=6, calls_per_turn=1, batch_rounds=2, timing_clips=4,
-            eval_clips=0, trained=False)
+SMALL = {"batch": 8, "warmup": 3, "rounds": 10, "calls_per_turn": 5, "batch_rounds": 4,
+         "timing_clips": 8}
+BASE = {"batch": 4, "warmup": 1, "rounds": 6, "calls_per_turn": 1, "batch_rounds": 2,
+        "timing_clips": 4, "eval_clips": 0, "trained": False}
 
 
 def small(model, bundle, **overrides) -> ModelBench:
@@ -130,5 +131,5 @@ class BenchConfig:
             self.variants = tuple(self.variants)
         self.work = Path(self.work) if self.work is not None else self.out / "work"
 
-    def with_models(self, models: list[ModelBench]) -> "BenchConfig":
+    def with_models(self, models: list[ModelBench]) -> BenchConfig:
         return replace(self, models=models)

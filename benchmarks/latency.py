@@ -29,7 +29,7 @@ from . import config as cfgmod
 from .config import BenchConfig, ModelBench
 
 TARGET_INT8 = 0.75  # int8 dynamic must be <= this multiple of ORT fp32 on the base-sized model
-QUICK = dict(warmup=1, rounds=3, calls_per_turn=2, batch_rounds=1, timing_clips=2)
+QUICK = {"warmup": 1, "rounds": 3, "calls_per_turn": 2, "batch_rounds": 1, "timing_clips": 2}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -61,12 +61,37 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="rerun until two consecutive runs agree, at most this many (3)")
     p.add_argument("--tolerance", type=float, default=0.10,
                    help="runs agree when every batch-1 p50 is within this fraction (0.10)")
+    p.add_argument("--prepare", action="store_true",
+                   help="make the missing inputs under --work first (train tiny, export it "
+                        "twice, export_base.py); implied when no model is given")
+    p.add_argument("--work", type=Path, default=Path("runs/bench"),
+                   help="work folder for --prepare (runs/bench)")
+    p.add_argument("--no-base", action="store_true",
+                   help="with --prepare: leave out the VideoMAE-base-sized model")
     p.add_argument("--quick", action="store_true",
                    help="a smoke run: few rounds, one run (figures not for quoting)")
     p.add_argument("--wait-quiet", type=float, default=None, metavar="LOAD",
                    help="before each model, wait until the 1-min load average is below LOAD")
     p.add_argument("--wait-max-s", type=float, default=900.0,
                    help="give up waiting for a quiet machine after this long (900)")
+
+
+def prepare_inputs(args: argparse.Namespace, log=None) -> None:
+    """--prepare (or no model given): make the inputs under --work and point the arguments
+    at them; explicit --model/--bundle/--base-* arguments are kept."""
+    if not (args.prepare or (args.model is None and args.base_model is None)):
+        return
+    from .prepare import prepare
+    from .runner import stderr_log
+
+    log = log or stderr_log
+    log(f"preparing the benchmark inputs under {args.work} (existing ones are reused)")
+    inputs = prepare(args.work, args.data, log, base=not args.no_base)
+    args.data = args.data or inputs.data
+    if args.model is None:
+        args.model, args.bundle = inputs.tiny_model, inputs.tiny_bundles
+    if args.base_model is None and not args.no_base:
+        args.base_model, args.base_bundle = inputs.base_model, inputs.base_bundles
 
 
 def config_from_args(args: argparse.Namespace) -> BenchConfig:
@@ -80,8 +105,7 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
         models.append(cfgmod.small(args.model, args.bundle[0], more_bundles=args.bundle[1:],
                                    **quick))
     if args.base_model is not None:
-        label = f"{args.base_model.name} (VideoMAE-base size, " + (
-            "trained)" if args.base_trained else "random init)")
+        label = "VideoMAE-base size, " + ("trained" if args.base_trained else "random init")
         models.append(cfgmod.base(args.base_model, args.base_bundle[0],
                                   more_bundles=args.base_bundle[1:], label=label,
                                   trained=args.base_trained,
@@ -179,6 +203,7 @@ def _jsonable(obj):
 
 
 def run_from_args(args: argparse.Namespace, argv: list[str] | None = None) -> int:
+    prepare_inputs(args)
     cfg = config_from_args(args)
     command = "python benchmarks/latency.py " + shlex.join(argv if argv is not None
                                                            else sys.argv[1:])

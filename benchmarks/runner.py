@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
-
 from videoedge.runtime.contract import Contract
 from videoedge.runtime.errors import UsageError
 
@@ -24,7 +23,7 @@ from .config import ORT_BASELINE, REFERENCE_VARIANT, BenchConfig, ModelBench
 from .floor import FlopCount, count_flops, gemm_peak, model_gemm_shapes
 from .process import WorkerError, WorkerProcess
 from .stats import compare_runs, interleaved_schedule, runs_agree, summarize
-from .variants import Skipped, Variant, discover, select
+from .variants import Skipped, Variant, discover, onnx_file_mb, select
 
 Log = Callable[[str], None]
 
@@ -77,10 +76,8 @@ def slug(text: str) -> str:
 
 def load_contract(mb: ModelBench) -> Contract:
     for where in (mb.bundle, mb.model):
-        try:
+        if (where / "videoedge.json").is_file():
             return Contract.load(where)
-        except Exception:  # noqa: BLE001 - try the next place, then say where we looked
-            continue
     raise UsageError(f"neither {mb.bundle} nor {mb.model} has a videoedge.json; pass a bundle "
                      "from `videoedge export` and a model from `videoedge train`")
 
@@ -205,6 +202,8 @@ def bench_model(mb: ModelBench, cfg: BenchConfig, log: Log = stderr_log) -> Mode
         result.gemm.append(gemm_peak(cfg.threads, shapes).to_dict())
         result.runs.append(run_once(mb, cfg, variants, timing, evalclips, work, log))
         result.load_avg.append((start_load, machine_info.load_average()))
+        log(f"[{mb.label}] run {i + 1} batch-1 p50: " + ", ".join(
+            f"{name} {p50 * 1e3:.1f} ms" for name, p50 in p50s(result.runs[-1]).items()))
         if len(result.runs) >= 2:
             result.agreements = compare_runs(p50s(result.runs[-2]), p50s(result.runs[-1]),
                                              cfg.tolerance)
@@ -220,13 +219,12 @@ def bench_model(mb: ModelBench, cfg: BenchConfig, log: Log = stderr_log) -> Mode
 
 def file_mb(variant: Variant) -> float:
     """Size on disk of what the variant loads: the weights of a model directory, or the
-    .onnx file with its external data."""
+    .onnx file with the external data it references."""
     path = Path(variant.path)
     if variant.backend == "torch":
-        files = [f for f in path.iterdir() if f.suffix in (".safetensors", ".bin")]
-    else:
-        files = [path, *path.parent.glob(path.name + ".*")]
-    return sum(f.stat().st_size for f in files if f.is_file()) / 2**20
+        return sum(f.stat().st_size for f in path.iterdir()
+                   if f.suffix in (".safetensors", ".bin") and f.is_file()) / 2**20
+    return onnx_file_mb(path)
 
 
 def rows(result: ModelResult, cfg: BenchConfig, machine: dict) -> list[dict]:
@@ -271,7 +269,7 @@ def rows(result: ModelResult, cfg: BenchConfig, machine: dict) -> list[dict]:
             if r.logits is not None:
                 top1 = r.logits.argmax(1)
                 known = labels >= 0
-                row["eval_n"] = int(len(top1))
+                row["eval_n"] = len(top1)
                 row["accuracy"] = (float((top1[known] == labels[known]).mean())
                                    if mb.trained and known.any() else None)
                 if ref_top1 is not None and name != REFERENCE_VARIANT:

@@ -4,8 +4,8 @@ run-to-run stability check. No clocks, no processes: these are what the tests pi
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Sequence
 
 
 @dataclass(frozen=True)

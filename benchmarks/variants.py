@@ -36,7 +36,7 @@ class Variant:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Variant":
+    def from_dict(cls, d: dict) -> Variant:
         return cls(**d)
 
 
@@ -80,6 +80,27 @@ def onnx_precision(path: Path) -> tuple[str | None, str | None]:
             except (json.JSONDecodeError, AttributeError):
                 pass
     return graph_precision(model), declared
+
+
+def onnx_file_mb(path: Path) -> float:
+    """Size of an ONNX model on disk: the file plus the external data files it references
+    (not every file that happens to sit beside it)."""
+    path = Path(path)
+    total = path.stat().st_size
+    try:
+        import onnx
+
+        model = onnx.load(str(path), load_external_data=False)
+        locations = {entry.value for t in model.graph.initializer
+                     if t.data_location == onnx.TensorProto.EXTERNAL
+                     for entry in t.external_data if entry.key == "location"}
+    except Exception:  # noqa: BLE001 - unreadable: the file alone
+        locations = set()
+    for name in locations:
+        f = path.parent / name
+        if f.is_file():
+            total += f.stat().st_size
+    return total / 2**20
 
 
 def bundle_files(*bundles: Path) -> dict[str, Path]:

@@ -21,7 +21,7 @@ import os
 import resource
 import sys
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -205,6 +205,22 @@ def serve(args, proto) -> int:
     return 0
 
 
+def exit_with_parent(interval: float = 1.0) -> None:
+    """End this worker when the benchmark that started it is gone (killed, crashed): a
+    background thread watches the parent pid, so no orphan keeps a model and a core busy."""
+    import threading
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval)
+            if os.getppid() != parent:
+                os._exit(3)
+
+    threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="one benchmark variant, driven over a pipe")
     parser.add_argument("--variant", required=True, help="the Variant as JSON")
@@ -212,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, required=True)
     parser.add_argument("--cache-dir", default=".", help="TensorRT engine cache")
     args = parser.parse_args(argv)
+    exit_with_parent()
     # the protocol gets a private copy of stdout; stray prints from libraries go to stderr
     proto = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)

@@ -9,7 +9,6 @@ import math
 
 import numpy as np
 import pytest
-
 from videoedge.benchmarks import stats
 from videoedge.benchmarks.config import BenchConfig, ModelBench
 from videoedge.benchmarks.variants import Variant, discover, select
@@ -217,7 +216,8 @@ def test_outputs_are_written(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text(f"# Bench\n\nintro\n\n{report.README_START}\nold\n{report.README_END}\n"
                       "\n## After\n")
-    (tmp_path / "e2e.json").write_text(json.dumps({"rows": [{"path": "run", "files_per_s": 1.5}]}))
+    rows = {"rows": [{"path": "run", "files_per_s": 1.5}]}
+    (tmp_path / "e2e.json").write_text(json.dumps(rows))
     paths = report.write_all(fake_report(tmp_path), tmp_path, readme)
     assert set(paths) == {"json", "csv", "md", "png"}
     assert paths["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -242,3 +242,13 @@ def test_target_line():
     assert "met" in target_line([{"variant": "ort-cpu-int8-dynamic", "x_ort_fp32": 0.7}])
     assert "NOT met" in target_line([{"variant": "ort-cpu-int8-dynamic", "x_ort_fp32": 0.8}])
     assert target_line([{"variant": "ort-cpu-fp32", "x_ort_fp32": 1.0}]) is None
+
+
+def test_e2e_rows_come_from_the_runtime_benchmark(tmp_path):
+    from videoedge.benchmarks.report import e2e_markdown
+
+    assert e2e_markdown(tmp_path / "e2e.json") is None  # not run yet: no section
+    (tmp_path / "e2e.json").write_text("{}")
+    (tmp_path / "e2e.md").write_text("# End-to-end\n\n| | videos/s |\n|---|---:|\n| run | 9 |\n")
+    text = e2e_markdown(tmp_path / "e2e.json")
+    assert text.startswith("| | videos/s |") and "# End-to-end" not in text
