@@ -28,8 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("model", metavar="MODEL", help="model directory (RUN/model from `videoedge train`)")
     p.add_argument("--out", required=True, metavar="BUNDLE", help="bundle directory to write")
     p.add_argument("--fp16", action="store_true", help="also write model.fp16.onnx (for GPUs)")
-    p.add_argument("--int8", choices=("dynamic", "static"), default=None,
-                   help="also write model.int8.onnx: dynamic (no data) or static QDQ (--calib)")
+    p.add_argument("--int8", choices=("dynamic", "static"), nargs="?", const="dynamic",
+                   default=None, help="also write model.int8.onnx: dynamic (the default: no "
+                   "data needed) or static QDQ (calibrated on --calib DATA)")
     p.add_argument("--calib", metavar="DATA", default=None,
                    help="dataset whose train/ clips calibrate --int8 static")
     p.add_argument("--calib-clips", type=int, default=32, metavar="N",

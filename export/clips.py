@@ -48,8 +48,11 @@ def split_dir(root: str | os.PathLike, split: str, *, flag: str) -> Path:
         return root / split
     if _class_folders(root):
         return root
-    raise UsageError(f"{flag} {root} has no {split}/ split and no class folders of videos; "
-                     f"expected the UCF101 layout {root}/{split}/<Class>/<video>.avi")
+    others = [s for s in ("test", "val", "train") if s != split and (root / s).is_dir()]
+    hint = f" (it has {', '.join(others)}/: pass --split {others[0]})" if others and \
+        flag == "--data" else ""
+    raise UsageError(f"{flag} {root} has no {split}/ split and no class folders of videos"
+                     f"{hint}; expected the UCF101 layout {root}/{split}/<Class>/<video>.avi")
 
 
 def _class_folders(directory: Path) -> list[Path]:

@@ -72,7 +72,9 @@ def load_model(path: str | os.PathLike):
     """The PyTorch model, in eval mode, on CPU, fp32."""
     import torch
     from transformers import VideoMAEForVideoClassification
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # one line per step is ours to print, not a bar
     model = VideoMAEForVideoClassification.from_pretrained(str(path), dtype=torch.float32)
     return model.eval()
 

@@ -1,17 +1,31 @@
 """`videoedge export` on bad input: one clear line on stderr, exit 2, nothing written.
 
-All of these are caught before torch is imported or anything is exported, so they run in
-about a second each; the model is the (untrained) micro model directory."""
+All of these are caught before torch is imported or anything is exported; the model is the
+(untrained) micro model directory. The command runs in-process through the real entry point
+(`videoedge.runtime.cli.main`, the same dispatcher and error handling as the console
+script), except one run as a subprocess, exactly as a user would."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import shutil
+import subprocess
 
 import pytest
 
-from helpers import run_cli, write_video
+from helpers import write_video
+
+
+def run_cli(*args) -> subprocess.CompletedProcess:
+    from videoedge.runtime.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([str(a) for a in args])
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
 
 
 def _assert_refused(proc, *fragments, out=None):
@@ -41,11 +55,13 @@ def test_a_folder_that_is_not_a_videomae_model_is_refused(tmp_path, small_datase
 
 
 def test_a_model_without_its_contract_is_refused(micro_model_dir, tmp_path, small_dataset):
+    from helpers import run_cli as run_cli_subprocess
+
     bare = tmp_path / "model"
     shutil.copytree(micro_model_dir, bare)
     (bare / "videoedge.json").unlink()
     out = tmp_path / "bundle"
-    _assert_refused(run_cli("export", bare, "--out", out, "--data", small_dataset),
+    _assert_refused(run_cli_subprocess("export", bare, "--out", out, "--data", small_dataset),
                     "has no videoedge.json", out=out)
 
 
