@@ -110,3 +110,47 @@ def model_gemm_shapes(config) -> list[tuple[int, int, int]]:
     _, n = analytic_flops(config)
     d, i = config.hidden_size, config.intermediate_size
     return [(2048, 2048, 2048), (n, d, i), (n, i, d)]
+
+
+def measure(model_dir, threads: int, flops: bool = True) -> dict:
+    """FLOPs of the model (optional), the GEMM peak with its shapes, and whether torch sees a
+    CUDA device: everything the parent needs from torch, so it can run this in a child."""
+    import torch
+    from transformers import AutoConfig
+
+    out = {"gemm": gemm_peak(threads, model_gemm_shapes(
+        AutoConfig.from_pretrained(model_dir))).to_dict(), "cuda": torch.cuda.is_available()}
+    if flops:
+        out["flops"] = asdict(count_flops(model_dir))
+    return out
+
+
+def measure_in_child(model_dir, threads: int, flops: bool = True, timeout: float = 900) -> dict:
+    """`measure` in a fresh process with the benchmark's thread settings: the GEMM peak is
+    taken like every variant's timing, and the parent never holds torch or a model."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from .process import THREAD_ENV, WorkerError
+
+    env = {**os.environ, **{k: str(threads) for k in THREAD_ENV}}
+    cmd = [sys.executable, "-m", "videoedge.benchmarks.floor", str(model_dir), str(threads)]
+    if not flops:
+        cmd.append("--no-flops")
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout,
+                          check=False)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["?"])[-1]
+        raise WorkerError(f"measuring FLOPs and the GEMM peak failed: {last}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    args = sys.argv[1:]
+    result = measure(args[0], int(args[1]), flops="--no-flops" not in args)
+    print(json.dumps(result))

@@ -47,27 +47,36 @@ def load_average() -> float:
         return -1.0
 
 
+def gpu_name() -> str:
+    """The first NVIDIA GPU's name from nvidia-smi ("-" without one); torch is not imported
+    here, so the benchmark's parent process stays small."""
+    import shutil
+    import subprocess
+
+    if not shutil.which("nvidia-smi"):
+        return "-"
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return "-"
+    names = [line.strip() for line in out.stdout.splitlines() if line.strip()]
+    return names[0] if out.returncode == 0 and names else "-"
+
+
 def describe(threads: int) -> dict:
     import psutil
 
     ort = version("onnxruntime")
     if ort == "-":
         ort = version("onnxruntime-gpu")
-    gpu = "-"
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            gpu = torch.cuda.get_device_name(0)
-    except ImportError:
-        pass
     return {
         "cpu": cpu_name(),
         "cpu_flags": cpu_flags(),
         "physical_cores": psutil.cpu_count(logical=False),
         "logical_cores": psutil.cpu_count(),
         "ram_gb": round(psutil.virtual_memory().total / 2**30, 1),
-        "gpu": gpu,
+        "gpu": gpu_name(),
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
         "threads": threads,

@@ -20,7 +20,7 @@ from videoedge.runtime.errors import UsageError
 from . import clips as clipsets
 from . import machine as machine_info
 from .config import ORT_BASELINE, REFERENCE_VARIANT, BenchConfig, ModelBench
-from .floor import FlopCount, count_flops, gemm_peak, model_gemm_shapes
+from .floor import FlopCount, measure_in_child
 from .process import WorkerError, WorkerProcess
 from .stats import compare_runs, interleaved_schedule, runs_agree, summarize
 from .variants import Skipped, Variant, discover, onnx_file_mb, select
@@ -181,25 +181,22 @@ def bench_model(mb: ModelBench, cfg: BenchConfig, log: Log = stderr_log) -> Mode
     contract = load_contract(mb)
     work = Path(cfg.work) / slug(mb.label)
     timing, evalclips, evalset, timing_source = prepare_clips(mb, cfg, contract, work, log)
-    log(f"[{mb.label}] counting FLOPs")
-    flops = count_flops(mb.model)
-    from transformers import AutoConfig
-
-    shapes = model_gemm_shapes(AutoConfig.from_pretrained(mb.model))
+    log(f"[{mb.label}] counting FLOPs, measuring the GEMM peak")
+    first = measure_in_child(mb.model, cfg.threads)
+    flops = FlopCount(**first["flops"])
     import onnxruntime
-    import torch
 
     variants, skipped = discover(mb.model, mb.bundles, compile=cfg.compile,
-                                 cuda=torch.cuda.is_available(),
+                                 cuda=first["cuda"],
                                  ort_providers=tuple(onnxruntime.get_available_providers()))
     variants, skipped = select(variants, skipped, cfg.variants)
     result = ModelResult(mb, contract, flops, [], timing_source, evalset.source,
                          evalset.labels, [], skipped, [])
     for i in range(cfg.max_runs):
         start_load = machine_info.load_average()
-        log(f"[{mb.label}] run {i + 1}/{cfg.max_runs} (load average {start_load}); measuring "
-            "the GEMM peak")
-        result.gemm.append(gemm_peak(cfg.threads, shapes).to_dict())
+        log(f"[{mb.label}] run {i + 1}/{cfg.max_runs} (load average {start_load})")
+        gemm = first["gemm"] if i == 0 else measure_in_child(mb.model, cfg.threads, False)["gemm"]
+        result.gemm.append(gemm)
         result.runs.append(run_once(mb, cfg, variants, timing, evalclips, work, log))
         result.load_avg.append((start_load, machine_info.load_average()))
         log(f"[{mb.label}] run {i + 1} batch-1 p50: " + ", ".join(

@@ -98,12 +98,11 @@ def test_whole_benchmark_on_a_micro_model(tmp_path, micro_model_dir, micro_bundl
     mb = ModelBench(micro_model_dir, micro_bundle, label="micro (trained)", batch=2, warmup=1,
                     rounds=2, calls_per_turn=2, batch_rounds=1, timing_clips=2)
     cfg = BenchConfig(models=[mb], data=small_dataset, out=tmp_path / "out", threads=1,
-                      compile=False, max_runs=2, tolerance=0.99, gap_s=0.0,
+                      compile=False, max_runs=2, tolerance=0.5, gap_s=0.0,
                       readme=tmp_path / "README.md")
     lines: list[str] = []
     report = run(cfg, command="test", log=lines.append)
     m = report["models"][0]
-    assert len(m["runs"]) in (1, 2)
     by = {r["variant"]: r for r in m["rows"]}
     measured = ["pytorch-eager-fp32", "ort-cpu-fp32", "ort-cpu-int8-dynamic"]
     for name in measured:
@@ -124,8 +123,9 @@ def test_whole_benchmark_on_a_micro_model(tmp_path, micro_model_dir, micro_bundl
         assert (tmp_path / "out" / f"latency.{ext}").stat().st_size > 0
     assert "| pytorch-eager-fp32 |" in (tmp_path / "README.md").read_text()
     assert any("interleaved rounds" in line for line in lines)
-    if len(m["runs"]) == 2:
-        assert m["stable"] and by["ort-cpu-fp32"]["run_diff_pct"] is not None
+    # two runs, compared (whether they agree depends on the machine: not asserted here)
+    assert len(m["runs"]) == 2 and isinstance(m["stable"], bool)
+    assert by["ort-cpu-fp32"]["run_diff_pct"] is not None
 
 
 def test_cli_help_and_script_entry():
