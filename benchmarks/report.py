@@ -27,13 +27,13 @@ CSV_COLUMNS = (
 MD_COLUMNS = (
     ("variant", "variant", "{}"), ("p50 ms", "p50_ms", "{:.1f}"), ("p95 ms", "p95_ms", "{:.1f}"),
     ("spread", "spread_pct", "{:.1f}%"), ("clips/s b1", "clips_per_s_b1", "{:.2f}"),
-    ("clips/s bN", "clips_per_s_batch", "{:.2f}"), ("x ORT fp32", "x_ort_fp32", "{:.2f}"),
+    ("clips/s b{batch}", "clips_per_s_batch", "{:.2f}"), ("x ORT fp32", "x_ort_fp32", "{:.2f}"),
     ("x floor", "x_floor", "{:.2f}"), ("peak RSS MB", "peak_rss_mb", "{:.0f}"),
     ("file MB", "file_mb", "{:.1f}"), ("accuracy", "accuracy", "{:.3f}"),
     ("top-1 agree", "top1_agreement", "{:.3f}"), ("max logit diff", "max_abs_logit_diff",
                                                   "{:.2g}"),
-    ("run-to-run", "run_diff_pct", "{:.1f}%"), ("threads", "threads", "{}"),
-    ("library", "library", "{}"),
+    ("run-to-run", "run_diff_pct", "{:.1f}%"), ("machine", "machine", "{}"),
+    ("threads", "threads", "{}"), ("library", "library", "{}"),
 )
 
 
@@ -57,8 +57,9 @@ def csv_text(rows: list[dict]) -> str:
 
 
 def md_table(rows: list[dict]) -> str:
-    lines = ["| " + " | ".join(h for h, _, _ in MD_COLUMNS) + " |",
-             "|" + "|".join("---" if c in ("variant", "library") else "---:"
+    batch = next((r["batch"] for r in rows if r.get("batch")), "N")
+    lines = ["| " + " | ".join(h.format(batch=batch) for h, _, _ in MD_COLUMNS) + " |",
+             "|" + "|".join("---" if c in ("variant", "library", "machine") else "---:"
                             for _, c, _ in MD_COLUMNS) + "|"]
     for row in rows:
         if row.get("status", "ok") != "ok":
@@ -111,7 +112,7 @@ def markdown(report: dict) -> str:
         f"Python {mach['python']}, {mach['os']}.",
         "",
         "Latency is per call at batch 1 (p50/p95 over the timed calls, spread = interquartile "
-        "range / p50); clips/s bN is throughput at the larger batch N given per model; "
+        "range / p50); clips/s bN is throughput at batch N; "
         "`x ORT fp32` divides by ORT fp32's p50, `x floor` by the FLOP floor; peak RSS is the "
         "variant's own process; accuracy and top-1 agreement (with PyTorch eager fp32) are on "
         "real clips; run-to-run is the batch-1 p50 difference from the previous run.",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -252,3 +253,27 @@ def test_e2e_rows_come_from_the_runtime_benchmark(tmp_path):
     (tmp_path / "e2e.md").write_text("# End-to-end\n\n| | videos/s |\n|---|---:|\n| run | 9 |\n")
     text = e2e_markdown(tmp_path / "e2e.json")
     assert text.startswith("| | videos/s |") and "# End-to-end" not in text
+
+
+def test_prepare_runs_the_product_commands_once(tmp_path, monkeypatch):
+    """--prepare makes the inputs with videoedge train/export and export_base.py, and skips
+    the steps whose outputs exist."""
+    from videoedge.benchmarks import prepare as prep
+
+    commands: list[list[str]] = []
+    monkeypatch.setattr(prep, "_run", lambda cmd, log: commands.append(cmd))
+    (tmp_path / "data" / "test").mkdir(parents=True)
+    inputs = prep.prepare(tmp_path / "work", tmp_path / "data", print)
+    verbs = [c[3] if "videoedge.runtime.cli" in c else Path(c[1]).name for c in commands]
+    assert verbs == ["train", "export", "export", "export_base.py"]
+    assert "dynamic" in commands[1] and "--fp16" in commands[1]
+    assert "static" in commands[2] and "--calib" in commands[2]
+    assert inputs.tiny_bundles == [tmp_path / "work" / "tiny-bundle",
+                                   tmp_path / "work" / "tiny-static"]
+    for path in (inputs.tiny_model / "config.json", *(b / "model.int8.onnx" for b in
+                                                      inputs.tiny_bundles + inputs.base_bundles)):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+    commands.clear()
+    prep.prepare(tmp_path / "work", tmp_path / "data", print)
+    assert commands == []
