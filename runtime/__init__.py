@@ -4,7 +4,15 @@ Holds the contract, the numpy preprocessing every stage shares, and the classifi
 runs exported bundles. Importing it never imports torch (a test checks `sys.modules`).
 """
 
-from .contract import CONTRACT_FILENAME, METADATA_KEY, Contract
+import os as _os
+
+# We report unreadable videos in one line of our own; OpenCV's and FFmpeg's own console
+# chatter (including raw header bytes from OpenCV's MJPEG-AVI reader) would bury it. Set
+# before cv2 is first imported; a user's own setting wins.
+_os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+_os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+
+from .contract import CONTRACT_FILENAME  # noqa: E402, METADATA_KEY, Contract
 from .errors import (
     BatchError,
     ContractError,

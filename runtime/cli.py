@@ -12,7 +12,7 @@ import argparse
 import importlib
 import sys
 
-from .errors import MissingExtraError, VideoedgeError
+from .errors import MissingExtraError, UsageError, VideoedgeError
 
 # top-level module -> the extra that installs it
 EXTRA_OF_MODULE = {
@@ -70,6 +70,11 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(MissingExtraError(extra, top), args)
     except VideoedgeError as e:
         return _fail(e, args)
+    except OSError as e:  # a path the OS refused (permissions, disk full): say which, and why
+        if args.debug or not e.filename:
+            raise
+        return _fail(UsageError(f"cannot access {e.filename}: {e.strerror}; check that it "
+                                "exists and that you may read (or write) it"), args)
     except KeyboardInterrupt:
         print("videoedge: interrupted; finished outputs were kept, partial ones removed",
               file=sys.stderr)

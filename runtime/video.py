@@ -68,7 +68,8 @@ def open_file(path: str | os.PathLike) -> tuple[cv2.VideoCapture, float]:
         raise SourceError(f"{path} is a folder; pass a video file")
     if path.stat().st_size == 0:
         raise SourceError(f"{path} is empty (0 bytes); re-copy or re-record it")
-    cap = cv2.VideoCapture(str(path))
+    # FFmpeg explicitly: OpenCV's own MJPEG-AVI reader prints raw header bytes on bad files
+    cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
     if not cap.isOpened():
         raise SourceError(f"{path} cannot be opened as a video (not a video, or a codec "
                           "OpenCV lacks); check it with `ffprobe`")
