@@ -63,7 +63,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="runs agree when every batch-1 p50 is within this fraction (0.10)")
     p.add_argument("--prepare", action="store_true",
                    help="make the missing inputs under --work first (train tiny, export it "
-                        "twice, export_base.py); implied when no model is given")
+                        "twice, export_base.py); implied when no model is given. With --model "
+                        "and no --bundle, that model is exported instead of training one")
     p.add_argument("--work", type=Path, default=Path("runs/bench"),
                    help="work folder for --prepare (runs/bench)")
     p.add_argument("--no-base", action="store_true",
@@ -86,9 +87,10 @@ def prepare_inputs(args: argparse.Namespace, log=None) -> None:
 
     log = log or stderr_log
     log(f"preparing the benchmark inputs under {args.work} (existing ones are reused)")
-    inputs = prepare(args.work, args.data, log, base=not args.no_base)
+    inputs = prepare(args.work, args.data, log, base=not args.no_base,
+                     tiny_model=args.model if not args.bundle else None)
     args.data = args.data or inputs.data
-    if args.model is None:
+    if not args.bundle:
         args.model, args.bundle = inputs.tiny_model, inputs.tiny_bundles
     if args.base_model is None and not args.no_base:
         args.base_model, args.base_bundle = inputs.base_model, inputs.base_bundles
@@ -98,7 +100,8 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
     quick = QUICK if args.quick else {}
     models: list[ModelBench] = []
     if (args.model is None) != (args.bundle is None):
-        raise UsageError("--model and --bundle go together: the PyTorch model and its export")
+        raise UsageError("--model needs its --bundle (the PyTorch model and its export); or add "
+                         "--prepare to export it here")
     if (args.base_model is None) != (args.base_bundle is None):
         raise UsageError("--base-model and --base-bundle go together")
     if args.model is not None:

@@ -50,7 +50,10 @@ def _run(cmd: list[str], log) -> None:
                            "rerun: finished steps are kept")
 
 
-def prepare(work: Path, data: Path | None, log, base: bool = True) -> Inputs:
+def prepare(work: Path, data: Path | None, log, base: bool = True,
+            tiny_model: Path | None = None) -> Inputs:
+    """Make the missing inputs under `work`. `tiny_model`: a trained model to export instead
+    of training the tiny preset here."""
     work = Path(work).absolute()
     work.mkdir(parents=True, exist_ok=True)
     if data is None:
@@ -59,19 +62,20 @@ def prepare(work: Path, data: Path | None, log, base: bool = True) -> Inputs:
             _run(_videoedge("data", "synth", data), log)
     data = Path(data).absolute()
     tiny = work / "tiny"
-    if not (tiny / "model" / "config.json").is_file():
+    model = Path(tiny_model).absolute() if tiny_model is not None else tiny / "model"
+    if tiny_model is None and not (model / "config.json").is_file():
         _run(_videoedge("train", data, "--model", "tiny", "--out", tiny, "--overwrite"), log)
     dynamic, static = work / "tiny-bundle", work / "tiny-static"
     if not (dynamic / "model.int8.onnx").is_file():
-        _run(_videoedge("export", tiny / "model", "--out", dynamic, "--data", data, "--fp16",
+        _run(_videoedge("export", model, "--out", dynamic, "--data", data, "--fp16",
                         "--int8", "dynamic"), log)
     if not (static / "model.int8.onnx").is_file():
-        _run(_videoedge("export", tiny / "model", "--out", static, "--data", data, "--int8",
+        _run(_videoedge("export", model, "--out", static, "--data", data, "--int8",
                         "static", "--calib", data), log)
     b = work / "base"
     if base and not ((b / "bundle" / "model.int8.onnx").is_file()
                      and (b / "bundle-static" / "model.int8.onnx").is_file()):
         _run([sys.executable, str(HERE / "export_base.py"), "--work", str(b), "--data",
               str(data), "--out", str(b / "results")], log)
-    return Inputs(data, tiny / "model", [dynamic, static], b / "model",
+    return Inputs(data, model, [dynamic, static], b / "model",
                   [b / "bundle", b / "bundle-static"])

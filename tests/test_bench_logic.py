@@ -277,3 +277,16 @@ def test_prepare_runs_the_product_commands_once(tmp_path, monkeypatch):
     commands.clear()
     prep.prepare(tmp_path / "work", tmp_path / "data", print)
     assert commands == []
+
+
+def test_prepare_exports_a_given_model_instead_of_training(tmp_path, monkeypatch):
+    from videoedge.benchmarks import prepare as prep
+
+    commands: list[list[str]] = []
+    monkeypatch.setattr(prep, "_run", lambda cmd, log: commands.append(cmd))
+    (tmp_path / "data" / "test").mkdir(parents=True)
+    inputs = prep.prepare(tmp_path / "work", tmp_path / "data", print, base=False,
+                          tiny_model=tmp_path / "run" / "model")
+    assert [c[3] for c in commands] == ["export", "export"]
+    assert str(tmp_path / "run" / "model") in commands[0]
+    assert inputs.tiny_model == tmp_path / "run" / "model"
