@@ -48,6 +48,7 @@ class ModelBench:
     timing_clips: int = 8  # distinct real clips cycled through by the timed calls
     eval_clips: int | None = None  # clips (one per test video) for accuracy; None = all
     #   0 = no accuracy pass: top-1 agreement is then measured on the timing clips
+    target_int8: float | None = None  # int8 dynamic must be <= this x ORT fp32; None = no target
 
     def __post_init__(self):
         self.model, self.bundle = Path(self.model), Path(self.bundle)
@@ -74,7 +75,7 @@ class ModelBench:
 SMALL = {"batch": 8, "warmup": 3, "rounds": 10, "calls_per_turn": 5, "batch_rounds": 4,
          "timing_clips": 8}
 BASE = {"batch": 4, "warmup": 1, "rounds": 6, "calls_per_turn": 1, "batch_rounds": 2,
-        "timing_clips": 4, "eval_clips": 0, "trained": False}
+        "timing_clips": 4, "eval_clips": 0, "trained": False, "target_int8": 0.75}
 
 
 def small(model, bundle, **overrides) -> ModelBench:

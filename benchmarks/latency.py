@@ -28,7 +28,6 @@ from videoedge.runtime.errors import UsageError, VideoedgeError
 from . import config as cfgmod
 from .config import BenchConfig, ModelBench
 
-TARGET_INT8 = 0.75  # int8 dynamic must be <= this multiple of ORT fp32 on the base-sized model
 QUICK = {"warmup": 1, "rounds": 3, "calls_per_turn": 2, "batch_rounds": 1, "timing_clips": 2}
 
 
@@ -137,15 +136,15 @@ def wait_for_quiet(limit: float, max_s: float, log) -> dict:
             "waited_s": round(time.monotonic() - t0, 1)}
 
 
-def target_line(rows: list[dict]) -> str | None:
+def target_line(rows: list[dict], target: float | None) -> str | None:
+    """The int8 dynamic vs ORT fp32 verdict, when the model has a target."""
     by = {r["variant"]: r for r in rows}
-    int8 = by.get("ort-cpu-int8-dynamic", {})
-    ratio = int8.get("x_ort_fp32")
-    if ratio is None:
+    ratio = by.get("ort-cpu-int8-dynamic", {}).get("x_ort_fp32")
+    if ratio is None or target is None:
         return None
-    verdict = "met" if ratio <= TARGET_INT8 else "NOT met"
-    return (f"Target (base-sized model, this CPU): int8 dynamic <= {TARGET_INT8:.2f}x ORT fp32. "
-            f"Measured {ratio:.2f}x: {verdict}.")
+    verdict = "met" if ratio <= target else "NOT met"
+    return (f"Target (this model, this CPU): int8 dynamic <= {target:.2f}x ORT fp32. "
+            f"Measured {ratio:.2f}x (batch-1 p50s): **{verdict}**.")
 
 
 def run(cfg: BenchConfig, *, command: str = "", log=None) -> dict:
@@ -182,7 +181,7 @@ def run(cfg: BenchConfig, *, command: str = "", log=None) -> dict:
                            for a in result.agreements],
             "stable": result.stable, "tolerance": cfg.tolerance,
             "rows": model_rows, "raw": raw,
-            "target": target_line(model_rows) if not mb.trained else None,
+            "target": target_line(model_rows, mb.target_int8),
             "runs": [{name: {"ok": r.ok, "error": r.error, "ready": r.ready, "exit": r.exit,
                              "warmup_b1_s": r.warmup_b1, "times_b1_s": r.times_b1,
                              "times_batch_s": r.times_batch}
@@ -212,8 +211,10 @@ def run_from_args(args: argparse.Namespace, argv: list[str] | None = None) -> in
                                                            else sys.argv[1:])
     report = run(cfg, command=command)
     unstable = [m["label"] for m in report["models"] if cfg.max_runs > 1 and not m["stable"]]
+    # a failed variant makes the exit status 1, except torch.compile, whose availability
+    # depends on the machine's compiler toolchain (its row says why it failed)
     failed = [f"{m['label']}: {r['variant']}" for m in report["models"] for r in m["rows"]
-              if r["status"].startswith("failed")]
+              if r["status"].startswith("failed") and r["variant"] != "pytorch-compile-fp32"]
     for line in ([f"not stable within {cfg.tolerance:.0%}: {', '.join(unstable)}"]
                  if unstable else []) + [f"failed: {f}" for f in failed]:
         print(f"bench: {line}", file=sys.stderr)

@@ -240,9 +240,11 @@ def test_outputs_are_written(tmp_path):
 def test_target_line():
     from videoedge.benchmarks.latency import target_line
 
-    assert "met" in target_line([{"variant": "ort-cpu-int8-dynamic", "x_ort_fp32": 0.7}])
-    assert "NOT met" in target_line([{"variant": "ort-cpu-int8-dynamic", "x_ort_fp32": 0.8}])
-    assert target_line([{"variant": "ort-cpu-fp32", "x_ort_fp32": 1.0}]) is None
+    row = {"variant": "ort-cpu-int8-dynamic", "x_ort_fp32": 0.7}
+    assert "**met**" in target_line([row], 0.75)
+    assert "NOT met" in target_line([{**row, "x_ort_fp32": 0.8}], 0.75)
+    assert target_line([row], None) is None
+    assert target_line([{"variant": "ort-cpu-fp32", "x_ort_fp32": 1.0}], 0.75) is None
 
 
 def test_e2e_rows_come_from_the_runtime_benchmark(tmp_path):
