@@ -6,9 +6,9 @@ top-1 agreement with `videoedge evaluate` (PyTorch); and the live replay of a 60
 
     python -m videoedge.benchmarks.e2e --data /tmp/ds [--model RUN/model] [--bundle BUNDLE]
 
-Without --bundle the model is exported here with torch.onnx.export (a stop-gap until the
-export stage's bundle is passed in); without --model a randomly initialised `tiny` preset is
-used (agreement and speed are still like for like; accuracy is then chance level).
+Without --bundle the model is exported here by the export stage (fp32, with its parity check);
+without --model a randomly initialised `tiny` preset is used (agreement and speed are still
+like for like; accuracy is then chance level).
 Results: benchmarks/results/e2e.json and e2e.md. Timings on a shared machine are noisy: the
 load average is recorded with them; rerun on a quiet machine for clean figures.
 """
@@ -23,38 +23,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-
-
-def stopgap_export(model_dir: Path, bundle: Path) -> Path:
-    """model.onnx (fp32, dynamic batch) + the contract in metadata and videoedge.json."""
-    import onnx
-    import torch
-    from transformers import VideoMAEForVideoClassification
-
-    from videoedge.runtime.contract import METADATA_KEY, Contract
-
-    contract = Contract.load(model_dir)
-    model = VideoMAEForVideoClassification.from_pretrained(model_dir).eval()
-
-    class Logits(torch.nn.Module):
-        def __init__(self, m):
-            super().__init__()
-            self.m = m
-
-        def forward(self, pixel_values):
-            return self.m(pixel_values=pixel_values).logits
-
-    bundle.mkdir(parents=True, exist_ok=True)
-    x = torch.zeros(contract.input_shape(2))
-    path = bundle / "model.onnx"
-    torch.onnx.export(Logits(model).eval(), (x,), str(path), input_names=["pixel_values"],
-                      output_names=["logits"], opset_version=18, dynamo=True,
-                      dynamic_shapes={"pixel_values": {0: torch.export.Dim("batch")}})
-    m = onnx.load(str(path))
-    onnx.helper.set_model_props(m, {METADATA_KEY: contract.to_json()})
-    onnx.save(m, str(path))
-    contract.save(bundle)
-    return bundle
 
 
 def tiny_model(labels: list[str], out: Path) -> Path:
@@ -189,9 +157,12 @@ def main(argv=None) -> int:
                      "chance level; speed and agreement are like for like")
     bundle = Path(args.bundle) if args.bundle else None
     if bundle is None:
-        bundle = stopgap_export(model_dir, work / "bundle")
-        notes.append("bundle: exported by this script with torch.onnx.export (dynamo, opset "
-                     "18) as a stop-gap; pass --bundle to use `videoedge export`'s")
+        from videoedge.export.bundle import export_bundle
+        from videoedge.export.config import ExportConfig
+
+        bundle = work / "bundle"
+        export_bundle(ExportConfig(model=model_dir, out=bundle, data=data))
+        notes.append("bundle: fp32, written by the export stage (`videoedge export`) here")
     contract = Contract.load(model_dir)
     print(f"{len(files)} videos; load {load()}", file=sys.stderr)
 

@@ -13,15 +13,13 @@ pytest.importorskip("torch")
 pytest.importorskip("onnx")
 
 
-def export_bundle(model_dir, out):
-    """The export stage's bundle when it exists; until then the e2e benchmark's stop-gap."""
-    try:
-        from videoedge.export.onnx import export_bundle as export  # the export stage
-    except ImportError:
-        from videoedge.benchmarks.e2e import stopgap_export
+def export_bundle(model_dir, data, out):
+    """The export stage's fp32 bundle (with its own parity check on `data`)."""
+    from videoedge.export.bundle import export_bundle as export
+    from videoedge.export.config import ExportConfig
 
-        return stopgap_export(model_dir, out)
-    return export(model_dir, out)
+    export(ExportConfig(model=model_dir, out=out, data=data))
+    return out
 
 
 def test_runtime_preprocessing_matches_the_training_eval_transform(small_dataset):
@@ -58,7 +56,7 @@ def test_runtime_preprocessing_matches_the_training_eval_transform(small_dataset
 def test_run_agrees_with_evaluate_on_every_test_video(micro_model_dir, small_dataset, tmp_path):
     from videoedge.train.evaluate import evaluate_model
 
-    bundle = export_bundle(micro_model_dir, tmp_path / "bundle")
+    bundle = export_bundle(micro_model_dir, small_dataset, tmp_path / "bundle")
     ev = evaluate_model(micro_model_dir, small_dataset, split="test", clips=1)
     out = tmp_path / "run.jsonl"
     proc = run_cli("run", bundle, small_dataset / "test", "--clips", "1", "--device", "cpu",
