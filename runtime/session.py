@@ -104,6 +104,7 @@ def requested_providers(config: SessionConfig, available: list[str]) -> list:
             continue
         if name == TRT:
             cache = config.trt_cache_dir or str(Path.home() / ".cache" / "videoedge" / "trt")
+            os.makedirs(cache, exist_ok=True)  # engines are built once, then loaded from here
             out.append((name, {"device_id": config.device_id, "trt_engine_cache_enable": True,
                                "trt_engine_cache_path": cache,
                                "trt_fp16_enable": bool(config.trt_fp16)}))

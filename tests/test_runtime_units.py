@@ -74,3 +74,23 @@ def test_jsonl_is_never_half_written(tmp_path):
     w.write({"t": 1})
     assert live.read_text() == '{"t": 1}\n'  # visible at once, a complete line
     w.close()
+
+
+def test_overlay_draws_top_k_fps_and_latency_and_saves_atomically(tmp_path):
+    import cv2
+
+    from videoedge.runtime.overlay import VideoSaver, draw
+
+    frame = np.full((120, 160, 3), 128, np.uint8)
+    out = draw(frame, [("walk", 0.9), ("run", 0.1)], fps=29.97, latency_ms=42)
+    assert out.shape == frame.shape and (out != frame).any() and (frame == 128).all()
+    assert (out[100:, :] == 128).all()  # the box stays in the top-left corner
+    saver = VideoSaver(tmp_path / "a.avi", 30)
+    for _ in range(3):
+        saver.write(out)
+    assert not (tmp_path / "a.avi").exists()  # appears only when complete
+    assert saver.close() == tmp_path / "a.avi"
+    cap = cv2.VideoCapture(str(tmp_path / "a.avi"))
+    assert cap.read()[0] and list(tmp_path.iterdir()) == [tmp_path / "a.avi"]
+    with pytest.raises(UsageError, match="use one of"):
+        VideoSaver(tmp_path / "a.gif", 30)
