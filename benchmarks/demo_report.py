@@ -26,6 +26,15 @@ def _section(path: Path) -> str:
     return "\n".join(lines).strip() + "\n"
 
 
+def _dataset_line(d: Path) -> str:
+    synth = _load(d / "data" / "synth.json")
+    if not synth:
+        return "?"
+    c = synth["counts"]
+    return (f"{len(synth['classes'])} classes, {c['train']}/{c['val']}/{c['test']} "
+            f"train/val/test videos")
+
+
 def write_report(d: Path) -> Path:
     from videoedge.runtime import atomic
 
@@ -38,15 +47,16 @@ def write_report(d: Path) -> Path:
     live = _load(d / "live.json")
     times = _load(d / "stage_seconds.json")
     summary = live.get("summary", {})
+    lag = summary.get("lag_ms", {})
 
     test_acc = single.get("top1")
     lines = [
         "# videoedge demo report",
         "",
-        "The whole chain on the embedded default: a synthetic UCF101-style dataset (10 classes,"
-        " 300/30/75 videos), the `tiny` VideoMAE preset fine-tuned with the Hugging Face "
-        "`Trainer`, exported to ONNX fp32/fp16/int8, benchmarked against PyTorch, and run by "
-        "the torch-free runtime on files and on a live replay.",
+        f"The whole chain on the embedded default: a synthetic UCF101-style dataset "
+        f"({_dataset_line(d)}), the `{metrics.get('model', '?')}` VideoMAE preset fine-tuned with "
+        "the Hugging Face `Trainer`, exported to ONNX fp32/fp16/int8, benchmarked against "
+        "PyTorch, and run by the torch-free runtime on files and on a live replay.",
         "",
         "![summary](summary.png)",
         "",
@@ -86,10 +96,10 @@ def write_report(d: Path) -> Path:
         _section(d / "bench" / "latency.md"),
         "## Live: one test video replayed as if from a camera",
         "",
-        f"Source: `{Path(live.get('video', '?')).name}`; {live.get('results', '?')} labels; "
-        f"capture-to-label lag p95 {summary.get('lag_p95_ms', '?')} ms, max "
-        f"{summary.get('lag_max_ms', '?')} ms; frames dropped: "
-        f"{summary.get('frames_dropped', summary.get('dropped', '?'))}.",
+        f"Source: `{Path(live.get('video', '?')).name}`; {summary.get('results', '?')} labels "
+        f"from {summary.get('frames_captured', '?')} frames; capture-to-label lag p50 "
+        f"{lag.get('p50', '?')} ms, p95 {lag.get('p95', '?')} ms, max {lag.get('max', '?')} ms; "
+        f"frames dropped: {summary.get('frames_dropped', '?')}.",
         "",
         "![live frames](live_frames.png)",
         "",
