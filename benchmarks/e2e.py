@@ -16,7 +16,6 @@ load average is recorded with them; rerun on a quiet machine for clean figures.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -60,8 +59,11 @@ def bench_runtime(bundle: Path, files, clips: int, threads: int) -> dict:
 
 def bench_pipeline(model_dir: Path, files, contract, threads: int) -> dict:
     import torch
-    from transformers import (VideoClassificationPipeline, VideoMAEForVideoClassification,
-                              VideoMAEImageProcessor)
+    from transformers import (
+        VideoClassificationPipeline,
+        VideoMAEForVideoClassification,
+        VideoMAEImageProcessor,
+    )
 
     if threads:
         torch.set_num_threads(threads)
@@ -96,7 +98,6 @@ def bench_pipeline(model_dir: Path, files, contract, threads: int) -> dict:
 def live_replay(bundle: Path, files, seconds: float, work: Path, threads: int) -> dict:
     """Concatenate test videos into one `seconds`-long file, replay it with --live."""
     import cv2
-
     from videoedge.runtime.classifier import Classifier
     from videoedge.runtime.session import SessionConfig
     from videoedge.runtime.video import iter_frames
@@ -175,7 +176,7 @@ def main(argv=None) -> int:
     load_after = load()
     truth = {str(f): c for f, c in files}
     ev_pred = {p["path"]: p["predicted"] for p in ev.predictions}
-    acc = lambda preds: sum(preds[f] == truth[f] for f in preds) / len(preds)  # noqa: E731
+    acc = lambda preds: sum(preds[f] == truth[f] for f in preds) / len(preds)
     agree = sum(rt["predictions"][f] == ev_pred.get(f) for f in rt["predictions"])
     live = live_replay(bundle, files, args.live_seconds, work, args.threads)
 

@@ -61,6 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args) -> int:
+    from .bundle import choose_file
     from .classifier import Classifier, FileSampling
     from .errors import UsageError
     from .events import EventConfig
@@ -68,8 +69,6 @@ def main(args) -> int:
     from .smoothing import SmoothingConfig
     from .sources import resolve
     from .stream import StreamConfig
-
-    from .bundle import choose_file
 
     choose_file(args.bundle, args.precision)  # a wrong bundle path: say so before anything else
     sources = resolve(args.sources)
@@ -141,10 +140,10 @@ def _run_files(clf, files, sampling, out, args) -> list[tuple[str, str]]:
 
 def _annotate_file(clf, result, args) -> None:
     """Second pass over a classified file: each frame with the newest clip covering it."""
+    import cv2
+
     from .overlay import VideoSaver, Window, draw
     from .video import iter_frames
-
-    import cv2
 
     saver = VideoSaver(args.save, result.fps) if args.save else None
     window = Window() if args.show else None

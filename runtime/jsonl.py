@@ -69,7 +69,7 @@ class JsonlWriter:
                 with contextlib.suppress(FileNotFoundError):
                     self._tmp.unlink()
 
-    def __enter__(self) -> "JsonlWriter":
+    def __enter__(self) -> JsonlWriter:
         return self
 
     def __exit__(self, *exc) -> None:

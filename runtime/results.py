@@ -22,7 +22,7 @@ class Timings:
     def total_ms(self) -> float:
         return self.decode_ms + self.preprocess_ms + self.infer_ms
 
-    def __add__(self, other: "Timings") -> "Timings":
+    def __add__(self, other: Timings) -> Timings:
         return Timings(self.decode_ms + other.decode_ms,
                        self.preprocess_ms + other.preprocess_ms, self.infer_ms + other.infer_ms)
 

@@ -28,7 +28,7 @@ class SmoothingConfig:
             raise UsageError(f"smoothing alpha must be in (0, 1], got {self.alpha}")
 
     @classmethod
-    def parse(cls, text: str) -> "SmoothingConfig":
+    def parse(cls, text: str) -> SmoothingConfig:
         """`none`, `mean`, `mean:8`, `ema`, `ema:0.3` (the CLI's --smoothing)."""
         method, _, arg = text.partition(":")
         try:

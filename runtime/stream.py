@@ -19,8 +19,8 @@ import math
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import cv2
 import numpy as np
@@ -29,7 +29,7 @@ from .errors import SourceError, UsageError
 from .events import EventConfig, EventDetector
 from .preprocess import normalize, prepare_frame, subsample_indices
 from .results import LiveResult, Timings, top_k
-from .smoothing import SmoothingConfig, Smoother
+from .smoothing import Smoother, SmoothingConfig
 from .sources import Source, is_url
 from .video import DEFAULT_FPS, decode_frames, open_file
 
@@ -138,7 +138,7 @@ class Capture:
                                         daemon=True)
         self.t0 = 0.0
 
-    def start(self) -> "Capture":
+    def start(self) -> Capture:
         self.t0 = time.perf_counter()
         self.activity = self.t0
         self._thread.start()

@@ -9,9 +9,16 @@ import sys
 import numpy as np
 import pytest
 from helpers import run_cli
-from test_runtime_fixtures import (BLUE, GREEN, LABELS, RED, colour_video, make_bundle,
-                                   read_jsonl, tiny_contract)
-
+from test_runtime_fixtures import (
+    BLUE,
+    GREEN,
+    LABELS,
+    RED,
+    colour_video,
+    make_bundle,
+    read_jsonl,
+    tiny_contract,
+)
 from videoedge.runtime import ContractError, UsageError
 from videoedge.runtime.classifier import Classifier
 from videoedge.runtime.preprocess import uniform_clip_starts

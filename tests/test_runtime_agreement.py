@@ -24,7 +24,6 @@ def export_bundle(model_dir, data, out):
 
 def test_runtime_preprocessing_matches_the_training_eval_transform(small_dataset):
     import torch
-
     from videoedge.runtime.contract import Contract
     from videoedge.runtime.preprocess import preprocess_clip
     from videoedge.runtime.video import iter_frames

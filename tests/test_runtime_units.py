@@ -6,11 +6,10 @@ import json
 
 import numpy as np
 import pytest
-
 from videoedge.runtime import UsageError
 from videoedge.runtime.events import EventConfig, EventDetector
 from videoedge.runtime.jsonl import JsonlWriter
-from videoedge.runtime.smoothing import SmoothingConfig, Smoother
+from videoedge.runtime.smoothing import Smoother, SmoothingConfig
 from videoedge.runtime.sources import resolve
 
 
@@ -29,7 +28,7 @@ def test_ema_and_moving_average():
 
 def test_events_have_hysteresis_and_need_consecutive_results():
     det = EventDetector(["walk", "run"], EventConfig(on=0.6, off=0.4, min_results=2))
-    p = lambda walk: np.array([walk, 1 - walk])  # noqa: E731
+    p = lambda walk: np.array([walk, 1 - walk])
     assert det.update(p(0.7), 0.0) == []  # one result above `on` is not enough
     start = det.update(p(0.7), 0.5)
     assert [(e["event"], e["label"]) for e in start] == [("start", "walk")]
@@ -60,12 +59,11 @@ def test_sources_resolve_files_folders_globs_cameras_and_urls(tmp_path):
 def test_jsonl_is_never_half_written(tmp_path):
     out = tmp_path / "r.jsonl"
     out.write_text('{"old": true}\n')
-    with pytest.raises(KeyboardInterrupt):
-        with JsonlWriter(out) as w:
-            w.write({"a": 1, "x": np.float32(0.5)})
-            assert json.loads(out.read_text()) == {"old": True}  # the old file until close
-            w.write({"b": 2})
-            raise KeyboardInterrupt  # Ctrl-C: what was written is kept, whole lines only
+    with pytest.raises(KeyboardInterrupt), JsonlWriter(out) as w:
+        w.write({"a": 1, "x": np.float32(0.5)})
+        assert json.loads(out.read_text()) == {"old": True}  # the old file until close
+        w.write({"b": 2})
+        raise KeyboardInterrupt  # Ctrl-C: what was written is kept, whole lines only
     assert [json.loads(line) for line in out.read_text().splitlines()] == [
         {"a": 1, "x": 0.5}, {"b": 2}]
     assert not list(tmp_path.glob(".*"))
@@ -78,7 +76,6 @@ def test_jsonl_is_never_half_written(tmp_path):
 
 def test_overlay_draws_top_k_fps_and_latency_and_saves_atomically(tmp_path):
     import cv2
-
     from videoedge.runtime.overlay import VideoSaver, draw
 
     frame = np.full((120, 160, 3), 128, np.uint8)
