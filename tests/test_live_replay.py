@@ -86,3 +86,16 @@ def test_cli_live_writes_results_events_and_a_summary(bundle, video, tmp_path):
     assert clip["latency_ms"] >= 0 and clip["smoothed"]
     assert "lag p95" in proc.stderr
     assert (tmp_path / "live.avi").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_a_60_second_replay_keeps_lag_bounded(bundle, tmp_path):
+    """The acceptance run: 60 s of video, in real time; lag p95/max reported and bounded."""
+    video = colour_video(tmp_path / "60s.avi", [RED, GREEN, BLUE] * 20, seconds_each=1.0)
+    run = Classifier(bundle, device="cpu").stream(video, live=True)
+    results = list(run)
+    s = run.summary()
+    print(f"60 s replay: {s['results']} results, lag p95 {s['lag_ms']['p95']} ms, max "
+          f"{s['lag_ms']['max']} ms, {s['frames_dropped']} of {s['frames_captured']} dropped")
+    assert s["frames_captured"] == 1800 and len(results) >= 100
+    assert s["lag_ms"]["p95"] < 250 and s["lag_ms"]["max"] < 1000
