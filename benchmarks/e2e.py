@@ -141,6 +141,8 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=0, help="CPU threads for both (0 = all)")
     ap.add_argument("--live-seconds", type=float, default=60.0)
     ap.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    ap.add_argument("--note", action="append", default=[],
+                    help="a line for the report, e.g. how --model was trained")
     args = ap.parse_args(argv)
 
     from videoedge.runtime.contract import Contract
@@ -149,7 +151,7 @@ def main(argv=None) -> int:
     data = Path(args.data)
     files = test_files(data, args.split)
     work = Path(tempfile.mkdtemp(prefix="videoedge-e2e-"))
-    notes = []
+    notes = list(args.note)
     model_dir = Path(args.model) if args.model else None
     if model_dir is None:
         labels = sorted(c.name for c in (data / "train").iterdir() if c.is_dir())
