@@ -91,7 +91,11 @@ def onnx_logits(path: str | os.PathLike, pixel_values: np.ndarray, batch_size: i
     """onnxruntime (CPU) logits (N, C) of the clips, and the seconds inference took."""
     import onnxruntime as ort
 
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    options = ort.SessionOptions()
+    # no busy-waiting threads: parity is not a benchmark, and spinning ORT threads on a shared
+    # CPU (other jobs, the PyTorch reference) slow everything on it down several-fold
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     outs = []
     start = time.perf_counter()
     for i in range(0, len(pixel_values), batch_size):
