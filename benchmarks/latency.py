@@ -95,6 +95,19 @@ def prepare_inputs(args: argparse.Namespace, log=None) -> None:
         args.base_model, args.base_bundle = inputs.base_model, inputs.base_bundles
 
 
+def small_label(model: Path) -> str:
+    """"tiny preset, trained" from the contract's source; the folder name otherwise."""
+    from videoedge.runtime.contract import Contract
+
+    try:
+        source = Contract.load(model).source
+    except VideoedgeError:
+        source = ""
+    if source.startswith("preset:"):
+        return f"{source.split(':', 1)[1]} preset, trained"
+    return ""  # ModelBench names it after its folder
+
+
 def config_from_args(args: argparse.Namespace) -> BenchConfig:
     quick = QUICK if args.quick else {}
     models: list[ModelBench] = []
@@ -105,7 +118,7 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
         raise UsageError("--base-model and --base-bundle go together")
     if args.model is not None:
         models.append(cfgmod.small(args.model, args.bundle[0], more_bundles=args.bundle[1:],
-                                   **quick))
+                                   label=small_label(args.model), **quick))
     if args.base_model is not None:
         label = "VideoMAE-base size, " + ("trained" if args.base_trained else "random init")
         models.append(cfgmod.base(args.base_model, args.base_bundle[0],
