@@ -12,7 +12,7 @@ import os as _os
 _os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
 _os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
 
-from .contract import CONTRACT_FILENAME  # noqa: E402, METADATA_KEY, Contract
+from .contract import CONTRACT_FILENAME, METADATA_KEY, Contract  # noqa: E402
 from .errors import (
     BatchError,
     ContractError,
