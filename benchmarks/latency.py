@@ -71,7 +71,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quick", action="store_true",
                    help="a smoke run: few rounds, one run (figures not for quoting)")
     p.add_argument("--wait-quiet", type=float, default=None, metavar="LOAD",
-                   help="before each model, wait until the 1-min load average is below LOAD")
+                   help="before each model, wait until the 1-min load average is below LOAD; "
+                        "still busy after --wait-max-s: stop, measure nothing (exit 2)")
     p.add_argument("--wait-max-s", type=float, default=900.0,
                    help="give up waiting for a quiet machine after this long (900)")
 
@@ -136,7 +137,13 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
                        readme=readme, wait_quiet=args.wait_quiet, wait_max_s=args.wait_max_s)
 
 
-def wait_for_quiet(limit: float, max_s: float, log) -> dict:
+class BusyMachineError(UsageError):
+    """The machine never got quiet enough to measure: nothing was written."""
+
+
+def wait_for_quiet(limit: float, max_s: float, log, strict: bool = True) -> dict:
+    """Wait until the 1-min load average is below `limit`; still busy after `max_s`: raise
+    (strict: before anything is measured) or carry on, marked busy."""
     from .machine import load_average
 
     t0 = time.monotonic()
@@ -145,6 +152,11 @@ def wait_for_quiet(limit: float, max_s: float, log) -> dict:
         log(f"waiting for a quiet machine: 1-min load average {load} >= {limit}")
         time.sleep(min(30.0, max(1.0, max_s - (time.monotonic() - t0))))
         load = load_average()
+    if load >= limit and strict:
+        raise BusyMachineError(
+            f"the machine stayed busy: 1-min load average {load} >= {limit} after "
+            f"{max_s:.0f} s; nothing was measured or written; rerun when it is quiet (or "
+            "raise --wait-max-s)")
     return {"limit": limit, "load": load, "quiet": load < limit,
             "waited_s": round(time.monotonic() - t0, 1)}
 
@@ -172,7 +184,8 @@ def run(cfg: BenchConfig, *, command: str = "", log=None) -> dict:
     report = {"started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "command": command,
               "machine": machine, "config": _jsonable(asdict(cfg)), "models": []}
     for mb in cfg.models:
-        quiet = (wait_for_quiet(cfg.wait_quiet, cfg.wait_max_s, log)
+        quiet = (wait_for_quiet(cfg.wait_quiet, cfg.wait_max_s, log,
+                                strict=not report["models"])
                  if cfg.wait_quiet is not None else None)
         result = bench_model(mb, cfg, log)
         model_rows = rows(result, cfg, machine)
@@ -190,6 +203,7 @@ def run(cfg: BenchConfig, *, command: str = "", log=None) -> dict:
                        f"{mb.rounds} interleaved rounds x {mb.calls_per_turn} batch-1 call(s), "
                        f"and {mb.batch_rounds} round(s) x 1 call at batch {mb.batch}"),
             "quiet": quiet, "load_avg": result.load_avg,
+            "busy_limit": cfg.wait_quiet or 0.6 * cfg.threads,
             "agreements": [dict(asdict(a), relative_diff=a.relative_diff, ok=a.ok)
                            for a in result.agreements],
             "stable": result.stable, "tolerance": cfg.tolerance,

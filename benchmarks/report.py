@@ -83,6 +83,11 @@ def model_header(m: dict) -> str:
                      f"(> {m['tolerance']:.0%}); do not quote these figures")
     shapes = ", ".join(f"{k}: {v:.0f}" for k, v in g["shapes"].items())
     load = ", ".join(f"{a}->{b}" for a, b in m["load_avg"])
+    worst_load = max((x for pair in m["load_avg"] for x in pair), default=0.0)
+    if worst_load >= m.get("busy_limit", float("inf")):
+        stability += (f". **BUSY MACHINE: the 1-min load average reached {worst_load} "
+                      f"(quiet means < {m['busy_limit']:.1f}); these figures are not for "
+                      "quoting**")
     return "\n".join([
         f"### {m['label']}",
         "",
@@ -123,7 +128,8 @@ def markdown(report: dict) -> str:
             parts += ["", m["target"]]
     if report.get("e2e"):
         parts += ["", "### End to end (from benchmarks/results/e2e.json)", "", report["e2e"]]
-    parts += ["", f"Chart: `{report['chart']}`. Remake: `{report['command']}`"]
+    chart_path = report.get("chart", "latency.png")
+    parts += ["", f"Chart: `{chart_path}`. Remake: `{report['command']}`"]
     return "\n".join(parts) + "\n"
 
 

@@ -292,3 +292,25 @@ def test_prepare_exports_a_given_model_instead_of_training(tmp_path, monkeypatch
     assert [c[3] for c in commands] == ["export", "export"]
     assert str(tmp_path / "run" / "model") in commands[0]
     assert inputs.tiny_model == tmp_path / "run" / "model"
+
+
+def test_busy_machine_stops_before_measuring(monkeypatch):
+    from videoedge.benchmarks import latency, machine
+
+    monkeypatch.setattr(machine, "load_average", lambda: 5.0)
+    with pytest.raises(latency.BusyMachineError, match="nothing was measured"):
+        latency.wait_for_quiet(1.2, 0.0, print)
+    assert latency.wait_for_quiet(1.2, 0.0, print, strict=False)["quiet"] is False
+    monkeypatch.setattr(machine, "load_average", lambda: 0.5)
+    assert latency.wait_for_quiet(1.2, 0.0, print)["quiet"] is True
+
+
+def test_busy_runs_are_flagged_in_the_table(tmp_path):
+    from videoedge.benchmarks import report
+
+    r = fake_report(tmp_path)
+    r["models"][0]["busy_limit"] = 1.2
+    r["models"][0]["load_avg"] = [(3.5, 4.0)]
+    assert "BUSY MACHINE" in report.markdown(r)
+    r["models"][0]["load_avg"] = [(0.5, 0.7)]
+    assert "BUSY MACHINE" not in report.markdown(r)
