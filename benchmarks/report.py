@@ -81,7 +81,7 @@ def model_header(m: dict) -> str:
                      f"(largest batch-1 p50 difference {worst:.1%})" if m["stable"] else
                      f"{runs} runs; NOT STABLE: the last two runs differ by up to {worst:.1%} "
                      f"(> {m['tolerance']:.0%}); do not quote these figures")
-    shapes = ", ".join(f"{k}: {v:.0f}" for k, v in g["shapes"].items())
+    shapes = ", ".join(f"{k}: {v:.3g}" for k, v in g["shapes"].items())
     load = ", ".join(f"{a}->{b}" for a, b in m["load_avg"])
     worst_load = max((x for pair in m["load_avg"] for x in pair), default=0.0)
     if worst_load >= m.get("busy_limit", float("inf")):
