@@ -56,7 +56,9 @@ def main(argv=None) -> int:
     result = {
         "target": {"test_accuracy": 0.90, "train_seconds": 300},
         "met": bool(m["test_accuracy"] >= 0.90 and m["train_seconds"] <= 300),
-        "command": f"videoedge train {data} --model tiny --out {out}",
+        "command": f"videoedge train {data} --model tiny --out {out}"
+                   + (f" --epochs {args.epochs}" if args.epochs else "")
+                   + (f" --workers {args.workers}" if args.workers is not None else ""),
         "recipe": m["recipe"], "num_workers": m["num_workers"], "flip": m["flip"],
         "steps": m["steps"], "epochs": m["epochs"], "best_epoch": m["best_epoch"],
         "train_seconds": m["train_seconds"], "wall_seconds": m["wall_seconds"],
