@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 import re
 import sys
-import warnings
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -161,15 +160,6 @@ def group_leaks(data: str | Path, splits=SPLITS) -> list[str]:
                 seen.setdefault((f.parent.name, f"g{int(m.group(1)):02d}"), set()).add(split)
     return [f"{c} {g}: {', '.join(s for s in splits if s in where)}"
             for (c, g), where in sorted(seen.items()) if len(where) > 1]
-
-
-def warn_group_leaks(data) -> list[str]:
-    leaks = group_leaks(data)
-    if leaks:
-        shown = "; ".join(leaks[:10]) + (f"; and {len(leaks) - 10} more" if len(leaks) > 10 else "")
-        warnings.warn(f"{len(leaks)} UCF101 group(s) appear in more than one split (scenes "
-                      f"shared between splits inflate accuracy): {shown}", stacklevel=2)
-    return leaks
 
 
 # -- transforms -----------------------------------------------------------------------------
