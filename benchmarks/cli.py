@@ -14,7 +14,7 @@ def register(sub) -> None:
                     "Same arguments as `python benchmarks/latency.py`; with no model given, "
                     "the inputs are made first under --work (see --prepare).")
     add_arguments(p)
-    p.set_defaults(handler=_handle, extra="train")
+    p.set_defaults(handler=_handle, extra="train,export")
 
 
 def _handle(args) -> int:

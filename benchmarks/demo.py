@@ -225,7 +225,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true", help="one line per stage, no progress bars")
     p.add_argument("--bench-runs", type=int, default=2,
                    help="latency runs, until two agree within 10%% (2)")
-    p.set_defaults(handler=_main, extra="train")
+    p.set_defaults(handler=_main, extra="train,export")
 
 
 def _main(args) -> int:

@@ -22,6 +22,12 @@ EXTRA_OF_MODULE = {
     "psutil": "dev",
 }
 
+# extra -> the top-level modules it installs (checked with find_spec: nothing is imported)
+MODULES_OF_EXTRA = {
+    "train": ("torch", "torchvision", "transformers", "pytorchvideo", "av", "evaluate"),
+    "export": ("torch", "onnx", "onnxscript", "onnxconverter_common"),
+}
+
 # modules whose `register(subparsers)` adds subcommands, in help order
 COMMAND_MODULES = (
     "videoedge.train.cli",  # data, train, evaluate
@@ -60,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        _check_extras(getattr(args, "extra", None))
         result = args.handler(args)
         return int(result or 0)
     except ModuleNotFoundError as e:
@@ -85,6 +92,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"videoedge: unexpected error: {type(e).__name__}: {e} "
               "(rerun with --debug for the traceback, and please report it)", file=sys.stderr)
         return 1
+
+
+def _check_extras(extras: str | None) -> None:
+    """Before any other check: a command whose extra is missing cannot run at all."""
+    import importlib.util
+
+    for extra in (extras or "").split(","):
+        for module in MODULES_OF_EXTRA.get(extra, ()):
+            if importlib.util.find_spec(module) is None:
+                raise MissingExtraError(extras, module)
 
 
 def _fail(error: VideoedgeError, args) -> int:
