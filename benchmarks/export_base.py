@@ -159,7 +159,6 @@ def main(argv=None) -> int:
 
     import onnxruntime
     import torch
-
     from videoedge.benchmarks.machine import cpu_flags, cpu_name
 
     result = {

@@ -8,12 +8,11 @@ A dataset is the UCF101 layout `DATA/<split>/<Class>/<video>`; a split folder
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
-
 from videoedge.runtime.contract import Contract
 from videoedge.runtime.errors import DataError, UsageError
 

@@ -132,7 +132,7 @@ def render_markdown(report: dict) -> str:
               "| precision | max abs diff | mean cosine | top-1 agreement | acc drop (points) |",
               "|---|---|---|---|---|"]
     for precision, lim in report["limits"].items():
-        def cell(key, fmt):
+        def cell(key, fmt, lim=lim):
             return fmt(lim[key]) if key in lim else "-"
         lines.append(
             f"| {precision} | {cell('max_abs', lambda x: f'<= {x:g}')} "

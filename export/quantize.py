@@ -23,11 +23,10 @@ import logging
 import os
 import tempfile
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
-
 from videoedge.runtime.contract import Contract
 
 from .onnx import save, set_contract
@@ -93,7 +92,10 @@ def to_int8_static(fp32_path: str | os.PathLike, contract: Contract, path: str |
     ranges then go to `quantize_static` through its calibration cache file."""
     import onnxruntime as ort
     from onnxruntime.quantization import (
-        CalibrationMethod, QuantFormat, QuantType, quantize_static,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
     )
     from onnxruntime.quantization.calibrate import create_calibrator, save_tensors_data
 

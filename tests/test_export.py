@@ -20,9 +20,9 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("onnx")
 
-from videoedge.export import ExportConfig, ParityLimits, export_bundle  # noqa: E402
-from videoedge.runtime.contract import Contract  # noqa: E402
-from videoedge.runtime.errors import ParityError  # noqa: E402
+from videoedge.export import ExportConfig, ParityLimits, export_bundle
+from videoedge.runtime.contract import Contract
+from videoedge.runtime.errors import ParityError
 
 README = Path(__file__).resolve().parents[1] / "export" / "README.md"
 
@@ -33,7 +33,6 @@ def trained_micro(small_dataset, tmp_path_factory):
     """RUN/model (micro preset, trained ~2 s on the train split) and RUN/metrics.json naming
     the dataset, as `videoedge train` writes them."""
     import torch
-
     from videoedge.export import clips as C
     from videoedge.train.presets import PRESETS, new_model, save_model_dir
 
@@ -103,7 +102,6 @@ def test_every_onnx_file_carries_the_contract_with_its_own_precision(bundle, tra
 def test_graphs_take_fp32_pixel_values_with_a_dynamic_batch_and_pass_the_full_check(bundle):
     import onnx
     import onnxruntime as ort
-
     from videoedge.export.onnx import io_signature
 
     out, _ = bundle
@@ -148,7 +146,6 @@ def test_parity_is_measured_on_real_held_out_clips_within_the_limits(bundle, sma
 def test_the_bundle_runs_in_the_videoedge_runtime_like_pytorch(bundle, trained_micro,
                                                                small_dataset):
     import torch
-
     from videoedge.export.model_dir import load_model
     from videoedge.runtime import Classifier
     from videoedge.runtime.preprocess import softmax
@@ -167,7 +164,7 @@ def test_the_bundle_runs_in_the_videoedge_runtime_like_pytorch(bundle, trained_m
 
 def _readme_snippet() -> str:
     text = README.read_text()
-    match = re.search(r"<!-- raw-onnxruntime-example -->\n```python\n(.*?)```", text, re.S)
+    match = re.search(r"<!-- raw-onnxruntime-example -->\n```python\n(.*?)```", text, re.DOTALL)
     assert match, "export/README.md lost its raw-onnxruntime example"
     return match.group(1)
 
@@ -176,7 +173,6 @@ def test_readme_raw_onnxruntime_example_runs_as_written(bundle, small_dataset):
     """The README's snippet, unchanged, in a bare interpreter: same label and score as the
     videoedge runtime on the same first clip."""
     import onnxruntime as ort
-
     from videoedge.runtime.preprocess import softmax
     from videoedge.runtime.video import clips_at
 
@@ -187,7 +183,7 @@ def test_readme_raw_onnxruntime_example_runs_as_written(bundle, small_dataset):
     session = ort.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
     for video in sorted((small_dataset / "test").glob("*/*"))[:2]:
         proc = subprocess.run([sys.executable, "-c", snippet, str(out), str(video)],
-                              capture_output=True, text=True, timeout=120)
+                              capture_output=True, text=True, timeout=120, check=False)
         assert proc.returncode == 0, proc.stderr
         label, score = proc.stdout.split()
         clip = clips_at(video, c, [0.0])[0].pixel_values[None]
@@ -230,7 +226,6 @@ def test_a_variant_over_its_limit_fails_naming_every_figure_and_leaves_the_old_b
 def test_static_int8_via_the_cli_is_calibrated_on_training_clips(trained_micro, small_dataset,
                                                                   tmp_path):
     import onnx
-
     from helpers import run_cli
 
     out = tmp_path / "bundle"
