@@ -167,7 +167,7 @@ def test_flop_count_agrees_with_the_analytic_count(micro_model_dir):
     from videoedge.benchmarks.floor import count_flops
 
     f = count_flops(micro_model_dir)
-    assert f.counted > 0 and f.rel_diff < 0.05
+    assert f.counted > 0 and f.rel_diff < 0.01  # eager attention: every matmul is counted
     assert f.tokens == (4 // 2) * (32 // 16) ** 2
 
 
