@@ -129,7 +129,7 @@ def test_select_keeps_the_reference(tmp_path):
 
 def test_bundle_files_are_classified_by_their_graph(tmp_path):
     """A dynamically quantised file is found as int8-dynamic whatever its name says."""
-    from tests.test_bench_worker import write_linear_onnx
+    from test_bench_worker import write_linear_onnx
 
     write_linear_onnx(tmp_path / "model.onnx", classes=3, shape=(4, 3, 8, 8))
     from onnxruntime.quantization import QuantType, quantize_dynamic

@@ -131,7 +131,7 @@ def test_whole_benchmark_on_a_micro_model(tmp_path, micro_model_dir, micro_bundl
 def test_cli_help_and_script_entry():
     import subprocess
 
-    from tests.helpers import run_cli
+    from helpers import run_cli
 
     out = run_cli("bench", "--help", timeout=120)
     assert out.returncode == 0 and "--base-bundle" in out.stdout
