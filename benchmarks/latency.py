@@ -203,7 +203,8 @@ def run(cfg: BenchConfig, *, command: str = "", log=None) -> dict:
                        f"{mb.rounds} interleaved rounds x {mb.calls_per_turn} batch-1 call(s), "
                        f"and {mb.batch_rounds} round(s) x 1 call at batch {mb.batch}"),
             "quiet": quiet, "load_avg": result.load_avg,
-            "busy_limit": cfg.wait_quiet or 0.6 * cfg.threads,
+            "other_cpu_cores": result.other_cpu,
+            "busy_cores": 0.25,  # other processes using more than this during a run: busy
             "agreements": [dict(asdict(a), relative_diff=a.relative_diff, ok=a.ok)
                            for a in result.agreements],
             "stable": result.stable, "tolerance": cfg.tolerance,

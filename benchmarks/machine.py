@@ -64,6 +64,34 @@ def gpu_name() -> str:
     return names[0] if out.returncode == 0 and names else "-"
 
 
+class OtherCpu:
+    """How many cores processes *other than this benchmark* kept busy while it ran.
+
+    The load average cannot say: the benchmark's own threads are in it. This compares the
+    system's busy CPU time (/proc/stat, via psutil) with the CPU time of this process and
+    its finished children (the workers, reaped before `stop`)."""
+
+    def __init__(self):
+        self.t0, self.busy0, self.mine0 = self._sample()
+
+    @staticmethod
+    def _sample() -> tuple[float, float, float]:
+        import time
+
+        import psutil
+
+        c = psutil.cpu_times()
+        busy = sum(getattr(c, f, 0.0) for f in ("user", "nice", "system", "irq", "softirq",
+                                                "steal"))
+        t = os.times()
+        return time.monotonic(), busy, t.user + t.system + t.children_user + t.children_system
+
+    def stop(self) -> float:
+        """Average cores used by other processes since construction (>= 0)."""
+        t1, busy1, mine1 = self._sample()
+        return max(0.0, ((busy1 - self.busy0) - (mine1 - self.mine0)) / max(t1 - self.t0, 1e-9))
+
+
 def describe(threads: int) -> dict:
     import psutil
 

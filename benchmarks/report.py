@@ -83,11 +83,13 @@ def model_header(m: dict) -> str:
                      f"(> {m['tolerance']:.0%}); do not quote these figures")
     shapes = ", ".join(f"{k}: {v:.3g}" for k, v in g["shapes"].items())
     load = ", ".join(f"{a}->{b}" for a, b in m["load_avg"])
-    worst_load = max((x for pair in m["load_avg"] for x in pair), default=0.0)
-    if worst_load >= m.get("busy_limit", float("inf")):
-        stability += (f". **BUSY MACHINE: the 1-min load average reached {worst_load} "
-                      f"(quiet means < {m['busy_limit']:.1f}); these figures are not for "
-                      "quoting**")
+    others = m.get("other_cpu_cores") or []
+    if others:
+        load += ("; CPU used by other processes during each run: "
+                 + ", ".join(f"{x:.2f}" for x in others) + " cores")
+        if max(others) > m.get("busy_cores", 0.25):
+            stability += (f". **BUSY MACHINE: other processes kept {max(others):.2f} cores busy "
+                          "during a run; these figures are not for quoting**")
     return "\n".join([
         f"### {m['label']}",
         "",
@@ -101,7 +103,8 @@ def model_header(m: dict) -> str:
         f"{g['threads']} threads ({shapes} GFLOP/s by MxKxN) -> floor "
         f"{m['floor_s'] * 1e3:.1f} ms per clip.",
         f"- Timing: {m['timing']}.",
-        f"- Stability: {stability}. 1-min load average (start->end of each run): {load}.",
+        f"- Stability: {stability}. 1-min load average (start->end of each run; it includes "
+        f"this benchmark's own threads): {load}.",
     ])
 
 

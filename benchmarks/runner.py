@@ -62,6 +62,7 @@ class ModelResult:
     runs: list[dict[str, VariantRun]]  # by variant name, one dict per run
     skipped: list[Skipped]
     load_avg: list[tuple[float, float]]  # 1-min load average (start, end) of each run
+    other_cpu: list[float] = field(default_factory=list)  # cores other processes used, per run
     agreements: list = field(default_factory=list)  # stats.Agreement of the last two runs
     stable: bool = False  # the last two runs agree within the tolerance
 
@@ -194,11 +195,13 @@ def bench_model(mb: ModelBench, cfg: BenchConfig, log: Log = stderr_log) -> Mode
                          evalset.labels, [], skipped, [])
     for i in range(cfg.max_runs):
         start_load = machine_info.load_average()
+        others = machine_info.OtherCpu()
         log(f"[{mb.label}] run {i + 1}/{cfg.max_runs} (load average {start_load})")
         gemm = first["gemm"] if i == 0 else measure_in_child(mb.model, cfg.threads, False)["gemm"]
         result.gemm.append(gemm)
         result.runs.append(run_once(mb, cfg, variants, timing, evalclips, work, log))
         result.load_avg.append((start_load, machine_info.load_average()))
+        result.other_cpu.append(round(others.stop(), 3))
         log(f"[{mb.label}] run {i + 1} batch-1 p50: " + ", ".join(
             f"{name} {p50 * 1e3:.1f} ms" for name, p50 in p50s(result.runs[-1]).items()))
         if len(result.runs) >= 2:
@@ -237,7 +240,8 @@ def rows(result: ModelResult, cfg: BenchConfig, machine: dict) -> list[dict]:
     labels = result.eval_labels
     env = {"machine": machine_info.short(machine), "threads": cfg.threads,
            "versions": " ".join(f"{k} {v}" for k, v in machine["versions"].items()),
-           "load_avg_1min": result.load_avg[-1][0]}
+           "load_avg_1min": result.load_avg[-1][0],
+           "other_cpu_cores": result.other_cpu[-1] if result.other_cpu else None}
     out = []
     for name, r in final.items():
         row = {"model": mb.label, "variant": name, "backend": r.variant.backend,
