@@ -29,7 +29,7 @@ WORK_SUFFIX = ".partial"  # RUN.partial/: checkpoints and live metrics while tra
 METRIC_PATH = Path(__file__).with_name("metrics") / "accuracy.py"
 # from-scratch recipes of the presets (a checkpoint gets the guide's 4 epochs at 5e-5)
 SCRATCH_RECIPES = {
-    "tiny": {"epochs": 24, "learning_rate": 1e-3, "batch_size": 16},
+    "tiny": {"epochs": 24, "learning_rate": 5e-4, "batch_size": 16},
     "micro": {"epochs": 2, "learning_rate": 1e-3, "batch_size": 4},
     "base": {"epochs": 4, "learning_rate": 1e-4, "batch_size": 8},
 }
