@@ -31,7 +31,7 @@ def test_default_plan_matches_the_guides_ucf101_subset():
     assert sorted(per_class["test", c] for c in CLASSES) == [7] * 5 + [8] * 5
     assert {s.fps for s in specs} == {24.0, 25.0, 29.97, 30.0}
     assert {Path(s.path).suffix for s in specs} == {".avi", ".mp4"}
-    assert all(2.5 * s.fps - 1 <= s.frames <= 4.5 * s.fps + 1 for s in specs)
+    assert all(2.5 * s.fps - 1 <= s.frames <= 4.0 * s.fps + 1 for s in specs)
 
 
 def test_no_group_spans_two_splits():

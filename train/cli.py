@@ -47,8 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--warmup-ratio", type=float, default=0.1, help="warm-up fraction (0.1)")
     train.add_argument("--no-flip", dest="flip", action="store_false",
                        help="no random horizontal flip (when left vs right defines a class)")
-    train.add_argument("--workers", type=int, default=1, dest="num_workers",
-                       help="video-decoding DataLoader processes (default 1; 0 = in-process)")
+    train.add_argument("--workers", type=int, default=2, dest="num_workers",
+                       help="video-decoding DataLoader processes (default 2; 0 = in-process)")
     train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     train.add_argument("--max-steps", type=int, help="stop after this many steps (smoke runs)")
     train.add_argument("--resume", action="store_true",

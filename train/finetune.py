@@ -29,7 +29,7 @@ WORK_SUFFIX = ".partial"  # RUN.partial/: checkpoints and live metrics while tra
 METRIC_PATH = Path(__file__).with_name("metrics") / "accuracy.py"
 # from-scratch recipes of the presets (a checkpoint gets the guide's 4 epochs at 5e-5)
 SCRATCH_RECIPES = {
-    "tiny": {"epochs": 24, "learning_rate": 5e-4, "batch_size": 16},
+    "tiny": {"epochs": 16, "learning_rate": 5e-4, "batch_size": 16},
     "micro": {"epochs": 2, "learning_rate": 1e-3, "batch_size": 4},
     "base": {"epochs": 4, "learning_rate": 1e-4, "batch_size": 8},
 }
@@ -47,7 +47,7 @@ class TrainConfig:
     weight_decay: float = 0.0  # AdamW weight decay
     warmup_ratio: float = 0.1  # linear warm-up over this fraction of the steps (the guide)
     flip: bool = True  # RandomHorizontalFlip(0.5); turn off when left vs right defines a class
-    num_workers: int = 1  # DataLoader processes decoding video with PyAV; 0 = in this process
+    num_workers: int = 2  # DataLoader processes decoding video with PyAV; 0 = in this process
     seed: int = 0  # model init, video order, augmentation
     max_steps: int | None = None  # stop after this many steps (smoke runs); None = epochs' worth
     resume: bool = False  # continue RUN.partial/ from its last checkpoint
