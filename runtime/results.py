@@ -40,15 +40,10 @@ def _top_json(top: list[tuple[str, float]]) -> list[dict]:
     return [{"label": label, "score": round(score, 6)} for label, score in top]
 
 
-@dataclass
-class ClipResult:
-    start: float  # window start, seconds of source time
-    end: float  # window end, seconds
-    frames: int  # frames that fell in the window (before subsampling to num_frames)
-    probs: np.ndarray  # softmax over labels, float64 (num_labels,)
-    top: list[tuple[str, float]]  # top-k (label, probability), best first
-    timings: Timings
-    latency_ms: float  # capture of the window's newest frame -> this label
+class _Ranked:
+    """label and score of a result's top-k list (`top`, best first)."""
+
+    top: list[tuple[str, float]]
 
     @property
     def label(self) -> str:
@@ -58,6 +53,17 @@ class ClipResult:
     def score(self) -> float:
         return self.top[0][1]
 
+
+@dataclass
+class ClipResult(_Ranked):
+    start: float  # window start, seconds of source time
+    end: float  # window end, seconds
+    frames: int  # frames that fell in the window (before subsampling to num_frames)
+    probs: np.ndarray  # softmax over labels, float64 (num_labels,)
+    top: list[tuple[str, float]]  # top-k (label, probability), best first
+    timings: Timings
+    latency_ms: float  # capture of the window's newest frame -> this label
+
     def to_dict(self) -> dict:
         return {"start": round(self.start, 4), "end": round(self.end, 4), "frames": self.frames,
                 "label": self.label, "score": round(self.score, 6), "top": _top_json(self.top),
@@ -65,7 +71,7 @@ class ClipResult:
 
 
 @dataclass
-class FileResult:
+class FileResult(_Ranked):
     source: str  # the file
     duration: float  # seconds decoded (last timestamp + one frame)
     fps: float  # the file's frame rate (30 when it reports none)
@@ -77,14 +83,6 @@ class FileResult:
     timings: Timings  # sums over the file
     wall_ms: float  # wall time to classify the file
     note: str = ""  # e.g. how a video shorter than one clip was classified
-
-    @property
-    def label(self) -> str:
-        return self.top[0][0]
-
-    @property
-    def score(self) -> float:
-        return self.top[0][1]
 
     def to_dict(self, *, timeline: bool = True) -> dict:
         d = {"type": "file", "source": self.source, "label": self.label,
