@@ -204,8 +204,9 @@ def test_a_missing_bundle_says_how_to_make_one(tmp_path, messy):
 def test_ctrl_c_stops_cleanly_and_keeps_complete_lines(bundle, tmp_path):
     folder = tmp_path / "many"
     folder.mkdir()
-    for i in range(30):
-        corpus.write_cv(folder / f"v{i:02d}.avi", 300, 64, 48)
+    first = corpus.write_cv(folder / "v000.avi", 300, 64, 48)
+    for i in range(1, 200):  # enough work that the run cannot finish before the ^C lands
+        shutil.copyfile(first, folder / f"v{i:03d}.avi")
     out = tmp_path / "out.jsonl"
     proc = subprocess.Popen([*CLI, "run", bundle, folder, "--json", out, "--device", "cpu",
                              "--quiet", "--threads", "1"],
@@ -222,7 +223,7 @@ def test_ctrl_c_stops_cleanly_and_keeps_complete_lines(bundle, tmp_path):
     assert proc.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
     lines = out.read_text().splitlines()
-    assert 3 <= len(lines) < 31  # kept what was done, and it did not finish
+    assert 3 <= len(lines) < 200  # kept what was done, and it did not finish
     assert all(json.loads(line) for line in lines)  # every line is whole JSON
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.jsonl")]
 
