@@ -221,6 +221,17 @@ def main(argv=None) -> int:
     return 0
 
 
+def _busy(machine: dict) -> str:
+    """The 1-minute load before the run: above half the cores, someone else was working."""
+    try:
+        before = float(str(machine["load_before"]).split()[0])
+    except ValueError:  # "n/a": no load average on this OS
+        return "load unknown"
+    if before > machine["cores"] / 2:
+        return "a shared machine, figures are noisy"
+    return "a quiet machine before the run (the load after includes the run itself)"
+
+
 def markdown(r: dict) -> str:
     rt, pipe, live, ev = r["runtime"], r["pipeline"], r["live"], r["evaluate"]
     st = rt["stage_ms_per_video"]
@@ -228,7 +239,7 @@ def markdown(r: dict) -> str:
         "# End-to-end: `videoedge run` vs `transformers.pipeline`", "",
         f"{r['videos']} videos ({r['data']}/{r['split']}), {r['clips']} centred clip(s) per "
         f"video, CPU ({r['machine']['cores']} cores, load {r['machine']['load_before']} -> "
-        f"{r['machine']['load_after']}: a shared machine, figures are noisy).", "",
+        f"{r['machine']['load_after']}: {_busy(r['machine'])}).", "",
         "| | seconds | videos/s | top-1 accuracy |", "|---|---:|---:|---:|",
         f"| videoedge run (ORT fp32, OpenCV) | {rt['seconds']:.2f} | {rt['videos_per_s']:.2f} | "
         f"{rt['accuracy']:.2%} |",

@@ -321,3 +321,12 @@ def test_other_cpu_excludes_our_own_work():
     meter = OtherCpu()
     sum(i * i for i in range(2_000_000))  # our own CPU time is not "other"
     assert meter.stop() >= 0.0
+
+
+def test_e2e_calls_the_machine_shared_only_when_someone_else_was_working_before_the_run():
+    from videoedge.benchmarks.e2e import _busy
+
+    assert "quiet" in _busy({"cores": 2, "load_before": "0.51 0.56 0.41"})
+    assert "shared" in _busy({"cores": 2, "load_before": "1.27 0.66 0.40"})
+    assert _busy({"cores": 2, "load_before": "n/a"}) == "load unknown"
+
