@@ -127,11 +127,10 @@ class Demo:
                               progress=not self.c.quiet, overwrite=True))
 
     def evaluate(self):
+        import numpy as np
         from videoedge.runtime import atomic
         from videoedge.train.evaluate import evaluate_model
         from videoedge.train.plots import confusion_matrix_png
-
-        import numpy as np
 
         single = evaluate_model(self.model, self.data, "test", clips=1, crops=1)
         multi = evaluate_model(self.model, self.data, "test", clips=4, crops=3)

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from videoedge.runtime import Contract, ContractError
-from videoedge.runtime.preprocess import (center_crop, preprocess_clip, short_side_size,
-                                          sliding_clip_starts, subsample_indices,
-                                          uniform_clip_starts, unnormalize)
+from videoedge.runtime.preprocess import (
+    center_crop,
+    preprocess_clip,
+    short_side_size,
+    sliding_clip_starts,
+    subsample_indices,
+    uniform_clip_starts,
+    unnormalize,
+)
 
 C = Contract(labels=["a", "b"], num_frames=8, frame_stride=8, height=64, width=64,
              resize_short_side=72)

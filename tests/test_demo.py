@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from videoedge.benchmarks.demo import Demo, DemoConfig
 from videoedge.train.synth import SynthConfig
 

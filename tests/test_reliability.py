@@ -13,13 +13,12 @@ import sys
 import time
 from pathlib import Path
 
+import corpus
 import numpy as np
 import pytest
-
-import corpus
 from helpers import run_cli
 from test_runtime_fixtures import colour_model, make_bundle, tiny_contract
-from videoedge.runtime import Classifier, ContractError, SourceError, UsageError
+from videoedge.runtime import Classifier, SourceError
 
 CLI = [sys.executable, "-m", "videoedge.runtime.cli"]
 

@@ -12,11 +12,16 @@ import av
 import cv2
 import numpy as np
 import pytest
-
 from helpers import run_cli
 from videoedge.runtime.errors import UsageError
-from videoedge.train.synth import (CLASSES, TIME_REVERSED_PAIRS, SynthConfig, plan, render,
-                                   synthesize)
+from videoedge.train.synth import (
+    CLASSES,
+    TIME_REVERSED_PAIRS,
+    SynthConfig,
+    plan,
+    render,
+    synthesize,
+)
 
 UCF_NAME = re.compile(r"^v_(?P<cls>[A-Za-z]+)_g(?P<g>\d{2})_c(?P<c>\d{2})\.(avi|mp4)$")
 

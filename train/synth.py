@@ -24,7 +24,6 @@ Only numpy and OpenCV: it runs on the base install.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import os
 import time
@@ -34,7 +33,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-
 from videoedge.runtime import atomic
 from videoedge.runtime.errors import UsageError
 
