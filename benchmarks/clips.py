@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from videoedge.runtime.contract import Contract
 from videoedge.runtime.errors import DataError
 

@@ -128,6 +128,7 @@ class Demo:
 
     def evaluate(self):
         import numpy as np
+
         from videoedge.runtime import atomic
         from videoedge.train.evaluate import evaluate_model
         from videoedge.train.plots import confusion_matrix_png

@@ -128,6 +128,7 @@ def summary_png(d: Path, test_acc) -> Path:
     matplotlib.use("Agg")
     import matplotlib.image as mpimg
     import matplotlib.pyplot as plt
+
     from videoedge.runtime import atomic
 
     panels = [("training curve", d / "run" / "training_curve.png"),

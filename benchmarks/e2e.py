@@ -98,6 +98,7 @@ def bench_pipeline(model_dir: Path, files, contract, threads: int) -> dict:
 def live_replay(bundle: Path, files, seconds: float, work: Path, threads: int) -> dict:
     """Concatenate test videos into one `seconds`-long file, replay it with --live."""
     import cv2
+
     from videoedge.runtime.classifier import Classifier
     from videoedge.runtime.session import SessionConfig
     from videoedge.runtime.video import iter_frames

@@ -8,7 +8,7 @@ measures exactly that, on VideoMAE-base's own GEMM shapes at batch 1 (1568 token
 attention projections 768->768 and the MLP 768->3072->768), with nothing else in the graph:
 a one-node fp32 MatMul model, and the same model through `quantize_dynamic` (QInt8 weights,
 per tensor and per channel, as the export stage writes them). Interleaved timing, median of
-`--calls` calls per file. Results: results/int8_gemm.{json,md}.
+`--rounds` rounds (benchmarks/export_base.py's timer). Results: results/int8_gemm.{json,md}.
 
 CPUs with AVX-512 VNNI or AVX-VNNI have an int8 dot-product instruction; plain AVX2 (the
 machine this was written on) multiplies int8 through 16-bit intermediates, and onnxruntime's
@@ -21,7 +21,6 @@ import argparse
 import logging
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -51,7 +50,6 @@ def files_for(shape: tuple[int, int, int], work: Path) -> dict[str, Path]:
     fp32 = work / f"mm_{m}x{k}x{n}.onnx"
     one_matmul(fp32, k, n, m)
     files = {"fp32": fp32}
-    logging.getLogger().setLevel(logging.ERROR)  # quantize_dynamic's "consider pre-processing"
     for name, per_channel in (("int8 per tensor", False), ("int8 per channel", True)):
         files[name] = fp32.with_suffix(f".{'pc' if per_channel else 'pt'}.onnx")
         quantize_dynamic(str(fp32), str(files[name]), weight_type=QuantType.QInt8,
@@ -59,38 +57,20 @@ def files_for(shape: tuple[int, int, int], work: Path) -> dict[str, Path]:
     return files
 
 
-def time_interleaved(files: dict[str, Path], x: np.ndarray, threads: int, calls: int,
-                     rounds: int) -> dict[str, float]:
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    sessions = {k: ort.InferenceSession(str(f), options, providers=["CPUExecutionProvider"])
-                for k, f in files.items()}
-    for s in sessions.values():
-        for _ in range(3):
-            s.run(None, {"x": x})
-    times: dict[str, list[float]] = {k: [] for k in files}
-    for _ in range(rounds):
-        for k, s in sessions.items():
-            for _ in range(calls):
-                t = time.perf_counter()
-                s.run(None, {"x": x})
-                times[k].append(time.perf_counter() - t)
-    return {k: float(np.median(v)) for k, v in times.items()}
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python benchmarks/int8_gemm.py", description=__doc__.split("\n")[0])
     p.add_argument("--threads", type=int, default=0, help="intra-op threads (default: physical cores)")
-    p.add_argument("--calls", type=int, default=5, help="calls per file per round (5)")
-    p.add_argument("--rounds", type=int, default=6, help="interleaved rounds (6)")
+    p.add_argument("--rounds", type=int, default=30, help="interleaved rounds (30)")
     p.add_argument("--out", default=str(HERE / "results"), help="folder for int8_gemm.{json,md}")
     args = p.parse_args(argv)
 
     import psutil
+
     from videoedge.benchmarks import machine as mach
+    from videoedge.benchmarks.export_base import latency
     from videoedge.runtime import atomic
+
+    logging.getLogger().setLevel(logging.ERROR)  # quantize_dynamic's "consider pre-processing"
 
     threads = args.threads or psutil.cpu_count(logical=False) or 1
     info = mach.describe(threads)
@@ -101,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
             m, k, n = shape
             files = files_for(shape, Path(work))
             x = np.random.default_rng(1).standard_normal((m, k)).astype(np.float32)
-            med = time_interleaved(files, x, threads, args.calls, args.rounds)
+            timed = latency(files, {"x": x}, args.rounds, threads)
+            med = {name: t["p50_s"] for name, t in timed.items()}
             for name in VARIANTS:
                 rows.append({"shape": f"{m}x{k}x{n}", "variant": name, "ms": med[name] * 1e3,
                              "gop_s": 2 * m * k * n / med[name] / 1e9,
@@ -118,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = ["# int8 vs fp32 matrix multiply in onnxruntime, on this CPU", "",
              (f"{mach.short(info)}, {threads} threads, onnxruntime {info['versions']['onnxruntime']}; "
              f"one MatMul node per model, VideoMAE-base shapes at batch 1; median of "
-             f"{args.rounds} interleaved rounds x {args.calls} calls; 1-min load "
+             f"{args.rounds} interleaved rounds; 1-min load "
              f"{load[0]:.2f} -> {load[1]:.2f}."), "",
              "| M x K x N | variant | ms | GOP/s | x fp32 |", "|---|---|---:|---:|---:|"]
     lines += [f"| {r['shape']} | {r['variant']} | {r['ms']:.1f} | {r['gop_s']:.1f} | "

@@ -14,10 +14,10 @@ def cpu_name() -> str:
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                key, _, value = line.partition(":")
-                fields.setdefault(key.strip(), value.strip())
-                if not line.strip():  # the first processor is enough
+                if not line.strip():  # the first processor's block is enough
                     break
+                key, _, value = line.partition(":")
+                fields[key.strip()] = value.strip()
     except OSError:
         pass
     name = fields.get("model name") or platform.processor() or platform.machine()

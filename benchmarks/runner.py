@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
 from videoedge.runtime.contract import Contract
 from videoedge.runtime.errors import UsageError
 

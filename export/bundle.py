@@ -191,6 +191,7 @@ def _export_contract(contract: Contract, config: ExportConfig) -> Contract:
     import onnxruntime
     import torch
     import transformers
+
     from videoedge.runtime import __version__
 
     versions = dict(contract.versions)

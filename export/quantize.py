@@ -27,6 +27,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
+
 from videoedge.runtime.contract import Contract
 
 from .onnx import save, set_contract

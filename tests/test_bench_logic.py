@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from videoedge.benchmarks import stats
 from videoedge.benchmarks.config import BenchConfig, ModelBench
 from videoedge.benchmarks.variants import Variant, discover, select
@@ -329,4 +330,3 @@ def test_e2e_calls_the_machine_shared_only_when_someone_else_was_working_before_
     assert "quiet" in _busy({"cores": 2, "load_before": "0.51 0.56 0.41"})
     assert "shared" in _busy({"cores": 2, "load_before": "1.27 0.66 0.40"})
     assert _busy({"cores": 2, "load_before": "n/a"}) == "load unknown"
-

@@ -41,6 +41,7 @@ def write_linear_onnx(path: Path, classes: int, shape: tuple, contract=None) -> 
 def micro_bundle(tmp_path_factory, micro_model_dir):
     """A bundle for the micro model: a hand-made fp32 file and its dynamic int8 version."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
+
     from videoedge.runtime.contract import Contract
 
     contract = Contract.load(micro_model_dir)

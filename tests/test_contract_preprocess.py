@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from videoedge.runtime import Contract, ContractError
 from videoedge.runtime.preprocess import (
     center_crop,

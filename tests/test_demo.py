@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from videoedge.benchmarks.demo import Demo, DemoConfig
 from videoedge.train.synth import SynthConfig
 

@@ -19,6 +19,7 @@ from videoedge.train.evaluate import crop_offsets, evaluate_model, video_views
 def test_single_view_is_the_runtimes_centred_clip(micro_model_dir, small_dataset):
     import torch
     from transformers import VideoMAEForVideoClassification
+
     from videoedge.runtime.preprocess import uniform_clip_starts
     from videoedge.runtime.video import clips_at, probe_duration
 

@@ -33,6 +33,7 @@ def trained_micro(small_dataset, tmp_path_factory):
     """RUN/model (micro preset, trained ~2 s on the train split) and RUN/metrics.json naming
     the dataset, as `videoedge train` writes them."""
     import torch
+
     from videoedge.export import clips as C
     from videoedge.train.presets import PRESETS, new_model, save_model_dir
 
@@ -102,6 +103,7 @@ def test_every_onnx_file_carries_the_contract_with_its_own_precision(bundle, tra
 def test_graphs_take_fp32_pixel_values_with_a_dynamic_batch_and_pass_the_full_check(bundle):
     import onnx
     import onnxruntime as ort
+
     from videoedge.export.onnx import io_signature
 
     out, _ = bundle
@@ -146,6 +148,7 @@ def test_parity_is_measured_on_real_held_out_clips_within_the_limits(bundle, sma
 def test_the_bundle_runs_in_the_videoedge_runtime_like_pytorch(bundle, trained_micro,
                                                                small_dataset):
     import torch
+
     from videoedge.export.model_dir import load_model
     from videoedge.runtime import Classifier
     from videoedge.runtime.preprocess import softmax
@@ -173,6 +176,7 @@ def test_readme_raw_onnxruntime_example_runs_as_written(bundle, small_dataset):
     """The README's snippet, unchanged, in a bare interpreter: same label and score as the
     videoedge runtime on the same first clip."""
     import onnxruntime as ort
+
     from videoedge.runtime.preprocess import softmax
     from videoedge.runtime.video import clips_at
 
@@ -226,6 +230,7 @@ def test_a_variant_over_its_limit_fails_naming_every_figure_and_leaves_the_old_b
 def test_static_int8_via_the_cli_is_calibrated_on_training_clips(trained_micro, small_dataset,
                                                                   tmp_path):
     import onnx
+
     from helpers import run_cli
 
     out = tmp_path / "bundle"

@@ -25,6 +25,7 @@ def base_model_dir(small_dataset, tmp_path_factory):
 def test_base_sized_model_exports_with_fp32_parity_and_bounded_memory(
         base_model_dir, small_dataset, tmp_path, int8):
     import onnx
+
     from videoedge.export import DEFAULT_LIMITS, ExportConfig, ParityLimits, export_bundle
     from videoedge.export.onnx import io_signature, read_contract
 

@@ -15,6 +15,7 @@ import shutil
 import subprocess
 
 import pytest
+
 from helpers import write_video
 
 

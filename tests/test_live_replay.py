@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 import pytest
+
 from helpers import run_cli
 from test_runtime_fixtures import BLUE, GREEN, RED, colour_video, make_bundle, read_jsonl
 from videoedge.runtime.classifier import Classifier

@@ -24,6 +24,7 @@ def test_pipeline_reproduces_the_models_first_clip(micro_model_dir, small_datase
     the contract's first clip, up to the resize implementation (PIL vs OpenCV)."""
     import torch
     from transformers import VideoMAEForVideoClassification
+
     from videoedge.runtime.preprocess import softmax
     from videoedge.runtime.video import clips_at, probe_duration
 

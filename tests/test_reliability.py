@@ -13,9 +13,10 @@ import sys
 import time
 from pathlib import Path
 
-import corpus
 import numpy as np
 import pytest
+
+import corpus
 from helpers import run_cli
 from test_runtime_fixtures import colour_model, make_bundle, tiny_contract
 from videoedge.runtime import Classifier, SourceError

@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pytest
+
 from helpers import run_cli
 from test_runtime_fixtures import (
     BLUE,

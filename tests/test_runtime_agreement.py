@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from helpers import run_cli
 from test_runtime_fixtures import read_jsonl
 
@@ -24,6 +25,7 @@ def export_bundle(model_dir, data, out):
 
 def test_runtime_preprocessing_matches_the_training_eval_transform(small_dataset):
     import torch
+
     from videoedge.runtime.contract import Contract
     from videoedge.runtime.preprocess import preprocess_clip
     from videoedge.runtime.video import iter_frames

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+
 from videoedge.runtime.contract import CONTRACT_FILENAME, METADATA_KEY, Contract
 
 # colour labels: the graph's top-1 is the channel with the largest normalised mean

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+
 from videoedge.runtime import UsageError
 from videoedge.runtime.events import EventConfig, EventDetector
 from videoedge.runtime.jsonl import JsonlWriter
@@ -76,6 +77,7 @@ def test_jsonl_is_never_half_written(tmp_path):
 
 def test_overlay_draws_top_k_fps_and_latency_and_saves_atomically(tmp_path):
     import cv2
+
     from videoedge.runtime.overlay import VideoSaver, draw
 
     frame = np.full((120, 160, 3), 128, np.uint8)

@@ -10,6 +10,7 @@ import threading
 import time
 
 import pytest
+
 from helpers import run_cli
 from test_runtime_fixtures import make_bundle, read_jsonl
 from videoedge.runtime.classifier import Classifier

@@ -12,6 +12,7 @@ import av
 import cv2
 import numpy as np
 import pytest
+
 from helpers import run_cli
 from videoedge.runtime.errors import UsageError
 from videoedge.train.synth import (

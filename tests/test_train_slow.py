@@ -14,6 +14,7 @@ pytest.importorskip("pytorchvideo")
 @pytest.mark.slow
 def test_local_base_sized_checkpoint_trains_one_step(small_dataset, tmp_path):
     from transformers import AutoConfig
+
     from videoedge.runtime.contract import Contract
     from videoedge.train.finetune import TrainConfig, fine_tune
     from videoedge.train.presets import new_model

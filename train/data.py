@@ -22,6 +22,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+
 from videoedge.runtime.contract import Contract
 from videoedge.runtime.errors import DataError
 from videoedge.runtime.preprocess import preprocess_clip, uniform_clip_starts

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+
 from videoedge.runtime.contract import CONTRACT_FILENAME, Contract
 from videoedge.runtime.errors import ContractError, DataError, SourceError, UsageError
 from videoedge.runtime.preprocess import short_side_size, softmax, uniform_clip_starts
@@ -70,6 +71,7 @@ def load_model_dir(model_dir: str | Path):
 def video_views(path, contract: Contract, clips: int, crops: int) -> np.ndarray:
     """(clips * crops, T, 3, H, W) float32 model inputs of one video, by the runtime's decoder."""
     import cv2
+
     from videoedge.runtime.video import clips_at, probe_duration
 
     starts = uniform_clip_starts(probe_duration(path), contract.clip_seconds, clips)

@@ -362,6 +362,7 @@ def _ensure_best(trainer, history: list[dict], work: Path) -> dict:
 def _versions() -> dict:
     import torch
     import transformers
+
     from videoedge.runtime import __version__
 
     return {"videoedge": __version__, "torch": torch.__version__,

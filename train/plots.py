@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+
 from videoedge.runtime import atomic
 from videoedge.runtime.contract import Contract
 from videoedge.runtime.preprocess import unnormalize

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
 from videoedge.runtime import atomic
 from videoedge.runtime.errors import UsageError
 
