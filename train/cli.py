@@ -64,6 +64,36 @@ def register(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--quiet", action="store_true", help="no progress bars")
     train.set_defaults(handler=_train, extra="train")
 
+    pre = sub.add_parser(
+        "pretrain", help="self-supervised VideoMAE pre-training on unlabeled videos",
+        description="Masked-autoencoder pre-training (tube masking, normalised-pixel loss, a "
+        "small decoder) with the Trainer. VIDEOS: any folder of videos, or a UCF101-style "
+        "dataset (then only train/ is read; labels are ignored). Writes RUN/model "
+        "(fine-tune it with `videoedge train DATA --model RUN/model`), RUN/metrics.json and "
+        "the reconstruction pictures; while training, checkpoints are in RUN.partial/.",
+    )
+    pre.add_argument("videos", help="folder of videos, or a UCF101-style dataset")
+    pre.add_argument("--model", default="tiny",
+                     help="preset (tiny, micro, base), a local VideoMAE directory or a hub id")
+    pre.add_argument("--out", required=True, help="run folder to create")
+    length = pre.add_mutually_exclusive_group()
+    length.add_argument("--epochs", type=int, help="passes over the videos (default: the "
+                        "preset's recipe)")
+    length.add_argument("--max-steps", type=int, help="stop after this many steps")
+    pre.add_argument("--mask-ratio", type=float, default=0.9,
+                     help="fraction of patches hidden, in (0, 1) (default 0.9)")
+    pre.add_argument("--batch-size", type=int, help="clips per step (default: the recipe's)")
+    pre.add_argument("--lr", type=float, dest="learning_rate", help="peak learning rate")
+    pre.add_argument("--workers", type=int, default=2, dest="num_workers",
+                     help="video-decoding DataLoader processes (default 2)")
+    pre.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    pre.add_argument("--resume", action="store_true",
+                     help="continue an interrupted run from the last checkpoint in RUN.partial/")
+    pre.add_argument("--overwrite", action="store_true",
+                     help="replace an existing RUN once the new one is complete")
+    pre.add_argument("--quiet", action="store_true", help="no progress bars")
+    pre.set_defaults(handler=_pretrain, extra="train")
+
     ev = sub.add_parser(
         "evaluate", help="accuracy of a model directory on a dataset split",
         description="Single view by default (the centred clip, centre crop, decoded as "
@@ -109,6 +139,21 @@ def _train(args) -> int:
     test = f"{m['test_accuracy']:.2%}" if m["test_accuracy"] is not None else "n/a"
     print(f"wrote {result.run}: val accuracy {m['val_accuracy']:.2%} (epoch {m['best_epoch']:g}), "
           f"test accuracy {test}, {m['steps']} steps in {m['train_seconds']:.0f} s")
+    return 0
+
+
+def _pretrain(args) -> int:
+    from .pretrain import PretrainConfig, pretrain
+
+    fields = ("videos", "model", "epochs", "max_steps", "mask_ratio", "batch_size",
+              "learning_rate", "num_workers", "seed", "resume", "overwrite")
+    config = PretrainConfig(out=args.out, progress=not args.quiet,
+                            **{k: getattr(args, k) for k in fields})
+    m = pretrain(config).metrics
+    print(f"wrote {args.out}: {m['steps']} steps on {m['num_videos']} videos in "
+          f"{m['train_seconds']:.0f} s; held-out reconstruction loss "
+          f"{m['preview_loss_start']:.3f} -> {m['preview_loss_end']:.3f}; fine-tune with "
+          f"`videoedge train DATA --model {args.out}/model`")
     return 0
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import re
 import sys
+import warnings
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -40,7 +41,9 @@ def pytorchvideo_transforms():
         import torchvision.transforms._functional_tensor as ft
 
         sys.modules["torchvision.transforms.functional_tensor"] = ft
-    import pytorchvideo.transforms
+    with warnings.catch_warnings():  # torch.jit's FutureWarning on pytorchvideo's own code
+        warnings.filterwarnings("ignore", category=FutureWarning, module=r"torch\.jit")
+        import pytorchvideo.transforms
 
     return pytorchvideo.transforms
 

@@ -108,6 +108,8 @@ def fine_tune(config: TrainConfig, callbacks=()) -> TrainResult:
     if config.push_to_hub:
         _require_hub_for_push(config.push_to_hub)
     source = load_model(config.model, labels, seed=config.seed)
+    if source.report is not None:
+        print(f"videoedge: {source.report.line(config.model)}", file=sys.stderr, flush=True)
     contract = source.contract.replace(versions=_versions())
     clip_s = contract.clip_seconds
     splits = {"train": D.scan_split(config.data, "train", labels, clip_s),
@@ -150,6 +152,8 @@ def fine_tune(config: TrainConfig, callbacks=()) -> TrainResult:
 
     metrics = {
         "model": config.model, "source": source.kind, "data": run_info["data"],
+        "loaded_tensors": source.report.loaded if source.report else 0,
+        "initialised_tensors": source.report.initialised if source.report else "all (preset)",
         "labels": labels, "clip_seconds": round(clip_s, 6),
         "videos": {k: s.num_videos for k, s in {**splits, "test": test}.items()},
         "skipped": {k: [{"path": p, "reason": r} for p, r in s.skipped]
@@ -278,16 +282,41 @@ def _trainer(config, model, contract, train_ds, val_ds, work, recipe, max_steps,
         use_cpu=not _cuda(),
     )
     live = LiveMetrics(work, steps_per_epoch, resume_from)
+    _drop_misleading_reload_lines()
     trainer = Trainer(model=model, args=args, train_dataset=train_ds, eval_dataset=val_ds,
                       processing_class=image_processor(contract), data_collator=D.collate,
                       compute_metrics=compute_metrics, callbacks=[live])
     if not config.progress:
-        from transformers import PrinterCallback
-        from transformers.utils import logging as hf_logging
-
-        trainer.remove_callback(PrinterCallback)
-        hf_logging.disable_progress_bar()
+        quiet_trainer(trainer)
     return trainer, live
+
+
+class _ReloadLines:
+    """A logging filter for transformers.trainer's "There were missing / unexpected keys in the
+    checkpoint model loaded" lines at `load_best_model_at_end`: for VideoMAE they only name the
+    q_bias / v_bias renames, and `_ensure_best` checks and restores every tensor itself."""
+
+    def filter(self, record) -> bool:
+        text = record.getMessage()
+        return not (text.startswith("There were") and "keys in the checkpoint model loaded"
+                    in text)
+
+
+def _drop_misleading_reload_lines() -> None:
+    import logging
+
+    trainer_log = logging.getLogger("transformers.trainer")
+    if not any(isinstance(f, _ReloadLines) for f in trainer_log.filters):
+        trainer_log.addFilter(_ReloadLines())
+
+
+def quiet_trainer(trainer) -> None:
+    """No log dicts on stdout and no progress bars (`--quiet`)."""
+    from transformers import PrinterCallback
+    from transformers.utils import logging as hf_logging
+
+    trainer.remove_callback(PrinterCallback)
+    hf_logging.disable_progress_bar()
 
 
 def _cuda() -> bool:
@@ -296,8 +325,10 @@ def _cuda() -> bool:
     return torch.cuda.is_available()
 
 
-def LiveMetrics(work: Path, steps_per_epoch: int, resume_from: Path | None):
-    """A TrainerCallback writing RUN.partial/metrics.json and training_curve.png as logs come."""
+def LiveMetrics(work: Path, steps_per_epoch: int, resume_from: Path | None, *,
+                plot_every_log: bool = False):
+    """A TrainerCallback writing RUN.partial/metrics.json and training_curve.png as logs come
+    (the curve at every evaluation, or at every log with `plot_every_log`: no eval set)."""
     from transformers import TrainerCallback
 
     from .plots import training_curve
@@ -312,20 +343,19 @@ def LiveMetrics(work: Path, steps_per_epoch: int, resume_from: Path | None):
                 step = int(resume_from.name.split("-")[-1])
                 saved = json.loads(file.read_text())
                 self.history = [h for h in saved.get("history", []) if h["step"] <= step]
-                evals = [h for h in self.history if "elapsed" in h]
-                self.previous_seconds = evals[-1]["elapsed"] if evals else 0.0
+                timed = [h for h in self.history if "elapsed" in h]
+                self.previous_seconds = timed[-1]["elapsed"] if timed else 0.0
 
         def on_log(self, args, state, control, logs=None, **kwargs):
             logs = {k: (round(v, 6) if isinstance(v, float) else v) for k, v in (logs or {}).items()}
             logs.pop("epoch", None)  # Trainer's count is wrong for iterable datasets
             entry = {"step": state.global_step,
                      "epoch": round(state.global_step / steps_per_epoch, 3), **logs}
-            if "eval_accuracy" in logs:
-                entry["elapsed"] = round(time.perf_counter() - self.t0 + self.previous_seconds, 1)
+            entry["elapsed"] = round(time.perf_counter() - self.t0 + self.previous_seconds, 1)
             self.history.append(entry)
             atomic.write_json(work / "metrics.json", {"status": "training",
                                                       "history": self.history})
-            if "eval_accuracy" in logs:
+            if "eval_accuracy" in logs or (plot_every_log and "loss" in logs):
                 training_curve(self.history, work / "training_curve.png")
 
     return _Live()
@@ -346,7 +376,10 @@ def _ensure_best(trainer, history: list[dict], work: Path) -> dict:
         raise RuntimeError("training ended before the first evaluation; no best checkpoint")
     best = max(evals, key=lambda h: (h["eval_accuracy"], -h["step"]))
     ckpt = work / f"checkpoint-{best['step']}"
-    reference = type(trainer.model).from_pretrained(str(ckpt)).state_dict()
+    from .models import quiet_loading
+
+    with quiet_loading():
+        reference = type(trainer.model).from_pretrained(str(ckpt)).state_dict()
     current = trainer.model.state_dict()
     if set(reference) != set(current):
         raise RuntimeError(f"{ckpt} does not hold the model being trained "

@@ -56,13 +56,18 @@ class Preset:
 
 PRESETS: dict[str, Preset] = {
     # 8 frames x stride 8 at 30 fps = 2.13 s, the guide's clip length; 64x64 input
+    # (the decoder_* fields size the pre-training decoder; fine-tuning drops it)
     "tiny": Preset("tiny", image_size=64, num_frames=8, frame_stride=8, patch_size=16,
                    tubelet_size=2, hidden_size=192, num_hidden_layers=4,
-                   num_attention_heads=3, intermediate_size=768),
+                   num_attention_heads=3, intermediate_size=768,
+                   extra={"decoder_hidden_size": 96, "decoder_num_hidden_layers": 2,
+                          "decoder_num_attention_heads": 3, "decoder_intermediate_size": 384}),
     # for tests: as small as VideoMAE gets while still being a VideoMAE
     "micro": Preset("micro", image_size=32, num_frames=4, frame_stride=16, patch_size=16,
                     tubelet_size=2, hidden_size=32, num_hidden_layers=2,
-                    num_attention_heads=2, intermediate_size=64),
+                    num_attention_heads=2, intermediate_size=64,
+                    extra={"decoder_hidden_size": 32, "decoder_num_hidden_layers": 1,
+                           "decoder_num_attention_heads": 2, "decoder_intermediate_size": 64}),
     # VideoMAE-base's architecture (MCG-NJU/videomae-base), random weights
     "base": Preset("base", image_size=224, num_frames=16, frame_stride=4, patch_size=16,
                    tubelet_size=2, hidden_size=768, num_hidden_layers=12,
