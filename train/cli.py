@@ -43,6 +43,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--batch-size", type=int, help="clips per step (default: the preset's; 8)")
     train.add_argument("--lr", type=float, dest="learning_rate",
                        help="peak learning rate (default: the preset's; 5e-5 for a checkpoint)")
+    train.add_argument("--repeats", type=int, help="clips per decoded video and pass, each "
+                       "with its own augmentation (default: the preset's recipe; 1)")
     train.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay (0)")
     train.add_argument("--warmup-ratio", type=float, default=0.1, help="warm-up fraction (0.1)")
     train.add_argument("--no-flip", dest="flip", action="store_false",
@@ -129,7 +131,7 @@ def _synth(args) -> int:
 def _train(args) -> int:
     from .finetune import TrainConfig, fine_tune
 
-    fields = ("data", "model", "epochs", "batch_size", "learning_rate", "weight_decay",
+    fields = ("data", "model", "epochs", "batch_size", "repeats", "learning_rate", "weight_decay",
               "warmup_ratio", "flip", "num_workers", "seed", "max_steps", "resume", "overwrite",
               "keep_checkpoints", "evaluate_test", "push_to_hub")
     config = TrainConfig(out=args.out, progress=not args.quiet,

@@ -232,20 +232,53 @@ def centered_clip_sampler(clip_seconds: float):
     return CenteredClipSampler(Fraction(clip_seconds).limit_denominator(1_000_000))
 
 
+def repeated_random_clip_sampler(clip_seconds: float, repeats: int):
+    """A random clip per video, handed out `repeats` times (VideoMAE's repeated augmentation).
+
+    PyTorchVideo decodes a clip once and re-applies the (random) transform for every further
+    `aug_index`, so each repeat is a new crop, scale and flip of the same frames at almost no
+    decoding cost. With repeats=1 it is `make_clip_sampler("random", ...)`."""
+    import random
+
+    from pytorchvideo.data.clip_sampling import ClipInfo, ClipSampler
+
+    class RepeatedRandomClipSampler(ClipSampler):
+        def __init__(self, clip_duration, repeats):
+            super().__init__(clip_duration)
+            self.repeats, self._aug, self._start = repeats, 0, Fraction(0)
+
+        def __call__(self, last_clip_time, video_duration, annotation):
+            if self._aug == 0:
+                latest = max(float(video_duration) - float(self._clip_duration), 0.0)
+                self._start = Fraction(random.uniform(0, latest))
+            aug = self._aug
+            self._aug = (self._aug + 1) % self.repeats
+            return ClipInfo(self._start, self._start + self._clip_duration, 0, aug,
+                            self._aug == 0)
+
+        def reset(self):
+            self._aug = 0
+
+    return RepeatedRandomClipSampler(Fraction(clip_seconds).limit_denominator(1_000_000),
+                                     repeats)
+
+
 # -- datasets -------------------------------------------------------------------------------
-def video_dataset(split: Split, contract: Contract, *, train: bool, flip: bool = True):
+def video_dataset(split: Split, contract: Contract, *, train: bool, flip: bool = True,
+                  repeats: int = 1):
     """A PyTorchVideo `LabeledVideoDataset` over the scanned videos of one split.
 
-    train: a random clip per video per epoch, random video order, augmentation.
+    train: a random clip per video per epoch (each decoded clip given `repeats` times with
+    its own augmentation), random video order.
     eval: the centred clip of each video, in order, the contract's transform."""
     import torch
-    from pytorchvideo.data import LabeledVideoDataset, make_clip_sampler
+    from pytorchvideo.data import LabeledVideoDataset
     from pytorchvideo.data.labeled_video_paths import LabeledVideoPaths
 
     paths = LabeledVideoPaths([(v.path, v.label) for v in split.videos])
-    clip = Fraction(contract.clip_seconds).limit_denominator(1_000_000)
     if train:
-        sampler, video_sampler = make_clip_sampler("random", clip), torch.utils.data.RandomSampler
+        sampler = repeated_random_clip_sampler(contract.clip_seconds, repeats)
+        video_sampler = torch.utils.data.RandomSampler
         transform = train_transform(contract, flip=flip)
     else:
         sampler, video_sampler = centered_clip_sampler(contract.clip_seconds), \
@@ -255,11 +288,13 @@ def video_dataset(split: Split, contract: Contract, *, train: bool, flip: bool =
                                decode_audio=False, decoder="pyav")
 
 
-def batches_per_epoch(num_videos: int, batch_size: int, num_workers: int) -> int:
+def batches_per_epoch(num_videos: int, batch_size: int, num_workers: int,
+                      repeats: int = 1) -> int:
     """Batches one pass over an iterable dataset yields: PyTorchVideo splits the videos
-    between DataLoader workers (np.array_split) and each worker batches its share."""
+    between DataLoader workers (np.array_split) and each worker batches its share (each
+    video giving `repeats` clips)."""
     shares = np.array_split(np.arange(num_videos), max(num_workers, 1))
-    return sum(math.ceil(len(s) / batch_size) for s in shares)
+    return sum(math.ceil(len(s) * repeats / batch_size) for s in shares)
 
 
 def collate(examples: list[dict]) -> dict:

@@ -29,11 +29,11 @@ WORK_SUFFIX = ".partial"  # RUN.partial/: checkpoints and live metrics while tra
 METRIC_PATH = Path(__file__).with_name("metrics") / "accuracy.py"
 # from-scratch recipes of the presets (a checkpoint gets the guide's 4 epochs at 5e-5)
 SCRATCH_RECIPES = {
-    "tiny": {"epochs": 16, "learning_rate": 5e-4, "batch_size": 16},
-    "micro": {"epochs": 2, "learning_rate": 1e-3, "batch_size": 4},
-    "base": {"epochs": 4, "learning_rate": 1e-4, "batch_size": 8},
+    "tiny": {"epochs": 16, "learning_rate": 5e-4, "batch_size": 16, "repeats": 1},
+    "micro": {"epochs": 2, "learning_rate": 1e-3, "batch_size": 4, "repeats": 1},
+    "base": {"epochs": 4, "learning_rate": 1e-4, "batch_size": 8, "repeats": 1},
 }
-GUIDE_RECIPE = {"epochs": 4, "learning_rate": 5e-5, "batch_size": 8}
+GUIDE_RECIPE = {"epochs": 4, "learning_rate": 5e-5, "batch_size": 8, "repeats": 1}
 
 
 @dataclass
@@ -43,6 +43,8 @@ class TrainConfig:
     model: str = "tiny"  # a preset name (random init), a local model directory, or a hub id
     epochs: int | None = None  # passes over train/; None: the preset's recipe, or 4 (the guide)
     batch_size: int | None = None  # clips per step; None: the preset's recipe, or 8 (the guide)
+    repeats: int | None = None  # clips per decoded video and pass, each augmented on its own
+    #   (VideoMAE's repeated augmentation); None: the preset's recipe, or 1
     learning_rate: float | None = None  # peak AdamW lr; None: the preset's recipe, or 5e-5 (guide)
     weight_decay: float = 0.0  # AdamW weight decay
     warmup_ratio: float = 0.1  # linear warm-up over this fraction of the steps (the guide)
@@ -59,7 +61,7 @@ class TrainConfig:
 
     def __post_init__(self):
         problems = []
-        for name in ("epochs", "batch_size", "max_steps"):
+        for name in ("epochs", "batch_size", "max_steps", "repeats"):
             v = getattr(self, name)
             if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
                 problems.append(f"{name} must be a positive integer, got {v!r}")
@@ -125,7 +127,8 @@ def fine_tune(config: TrainConfig, callbacks=()) -> TrainResult:
 
     recipe = config.recipe()
     bs, workers = recipe["batch_size"], config.num_workers
-    steps_per_epoch = D.batches_per_epoch(splits["train"].num_videos, bs, workers)
+    steps_per_epoch = D.batches_per_epoch(splits["train"].num_videos, bs, workers,
+                                          recipe["repeats"])
     max_steps = config.max_steps or steps_per_epoch * recipe["epochs"]
     if config.max_steps and config.epochs is None:
         recipe["epochs"] = math.ceil(max_steps / steps_per_epoch)
@@ -193,7 +196,8 @@ def fine_tune(config: TrainConfig, callbacks=()) -> TrainResult:
 def _train(config, source, contract, splits, work, recipe, max_steps, steps_per_epoch,
            resume_from, callbacks):
     """Preview, Trainer, train, best checkpoint: everything that writes into RUN.partial/."""
-    train_ds = D.video_dataset(splits["train"], contract, train=True, flip=config.flip)
+    train_ds = D.video_dataset(splits["train"], contract, train=True, flip=config.flip,
+                               repeats=recipe["repeats"])
     val_ds = D.video_dataset(splits["val"], contract, train=False)
     if not config.resume or not (work / "preview.gif").exists():
         _write_preview(splits["train"], contract, config.flip, work / "preview.gif")

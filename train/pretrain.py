@@ -164,7 +164,7 @@ def load_pretraining_model(spec: str, *, seed: int = 0):
         raise UsageError(f"cannot read a model config from {spec}: {M.first_line(e)}") from None
     if getattr(config, "model_type", None) != "videomae":
         raise UsageError(f"--model {spec} is a {getattr(config, 'model_type', 'unknown')!r} "
-                         "model; pre-training needs a VideoMAE one (a preset such as tiny, "
+                         "model, not VideoMAE; pre-training needs a VideoMAE one (a preset such as tiny, "
                          "MCG-NJU/videomae-base, or a directory made by videoedge)")
     with M.quiet_loading():
         model = VideoMAEForPreTraining.from_pretrained(where, norm_pix_loss=True)
