@@ -23,8 +23,9 @@ def subsample_indices(available: int, num_frames: int) -> np.ndarray:
     """Indices of `num_frames` frames spread uniformly over `available` frames.
 
     round-down of linspace(0, available - 1, num_frames), in exact integer arithmetic (the
-    PyTorchVideo `UniformTemporalSubsample` rule without its float rounding). Fewer frames
-    than asked for repeat frames: a 3-frame clip becomes 0,0,0,1,1,1,2,2 for 8."""
+    PyTorchVideo `UniformTemporalSubsample` rule without its float rounding, which gives the
+    same indices on every case tested). Fewer frames than asked for repeat frames: a 3-frame
+    clip becomes 0,0,0,0,1,1,1,2 for 8, as PyTorchVideo's does."""
     if available < 1:
         raise ValueError("cannot sample a clip from zero frames")
     if num_frames == 1:

@@ -48,15 +48,18 @@ def test_a_directory_without_a_contract_says_how_to_get_one(tmp_path):
         Contract.load(tmp_path)
 
 
-@pytest.mark.parametrize("available,n", [(64, 8), (63, 8), (8, 8), (3, 8), (1, 8), (100, 16)])
+@pytest.mark.parametrize("available,n", [(64, 8), (63, 8), (8, 8), (3, 8), (1, 8), (100, 16),
+                                         (2, 16), (17, 4), (90, 8), (127, 16), (1000, 16)])
 def test_subsampling_matches_pytorchvideos_uniform_temporal_subsample(available, n):
     torch = pytest.importorskip("torch")
-    expected = torch.linspace(0, available - 1, n).clamp(0, available - 1).long().numpy()
-    got = subsample_indices(available, n)
-    # PyTorchVideo rounds in float32; we round exactly. They may differ by one only where the
-    # float rounding lands just under an integer.
-    assert np.abs(got - expected).max() <= 1
-    assert got[0] == 0 and got[-1] == available - 1 and np.all(np.diff(got) >= 0)
+    pytorchvideo_transforms = pytest.importorskip("videoedge.train.data").pytorchvideo_transforms
+    frames = torch.arange(available).view(1, available, 1, 1).float()  # (C, T, H, W)
+    expected = pytorchvideo_transforms().UniformTemporalSubsample(n)(frames).flatten().long()
+    assert subsample_indices(available, n).tolist() == expected.tolist()
+
+
+def test_a_short_clip_repeats_frames_as_the_docstring_says():
+    assert subsample_indices(3, 8).tolist() == [0, 0, 0, 0, 1, 1, 1, 2]
 
 
 def test_clip_starts_cover_the_video():

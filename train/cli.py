@@ -85,6 +85,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     pre.add_argument("--mask-ratio", type=float, default=0.9,
                      help="fraction of patches hidden, in (0, 1) (default 0.9)")
     pre.add_argument("--batch-size", type=int, help="clips per step (default: the recipe's)")
+    pre.add_argument("--repeats", type=int, help="clips per decoded video and pass, each with "
+                     "its own crop and mask (default: the recipe's)")
     pre.add_argument("--lr", type=float, dest="learning_rate", help="peak learning rate")
     pre.add_argument("--workers", type=int, default=2, dest="num_workers",
                      help="video-decoding DataLoader processes (default 2)")
@@ -137,6 +139,10 @@ def _train(args) -> int:
     config = TrainConfig(out=args.out, progress=not args.quiet,
                          **{k: getattr(args, k) for k in fields})
     result = fine_tune(config)
+    from . import distributed
+
+    if not distributed.is_main():
+        return 0
     m = result.metrics
     test = f"{m['test_accuracy']:.2%}" if m["test_accuracy"] is not None else "n/a"
     print(f"wrote {result.run}: val accuracy {m['val_accuracy']:.2%} (epoch {m['best_epoch']:g}), "
@@ -147,11 +153,15 @@ def _train(args) -> int:
 def _pretrain(args) -> int:
     from .pretrain import PretrainConfig, pretrain
 
-    fields = ("videos", "model", "epochs", "max_steps", "mask_ratio", "batch_size",
+    fields = ("videos", "model", "epochs", "max_steps", "mask_ratio", "batch_size", "repeats",
               "learning_rate", "num_workers", "seed", "resume", "overwrite")
     config = PretrainConfig(out=args.out, progress=not args.quiet,
                             **{k: getattr(args, k) for k in fields})
     m = pretrain(config).metrics
+    from . import distributed
+
+    if not distributed.is_main():
+        return 0
     print(f"wrote {args.out}: {m['steps']} steps on {m['num_videos']} videos in "
           f"{m['train_seconds']:.0f} s; held-out reconstruction loss "
           f"{m['preview_loss_start']:.3f} -> {m['preview_loss_end']:.3f}; fine-tune with "

@@ -98,10 +98,15 @@ def fine_tune(config: TrainConfig, callbacks=()) -> TrainResult:
     """Train, pick the best epoch on val/, save it with its contract, evaluate it on test/.
 
     `callbacks`: extra `transformers.TrainerCallback`s (logging, early stopping, ...)."""
+    from . import distributed
+
     started = time.perf_counter()
     out = Path(config.out)
     work = out.with_name(out.name + WORK_SUFFIX)
-    _check_paths(config, out, work)
+    main_process = distributed.is_main()
+    if main_process:
+        _check_paths(config, out, work)
+    distributed.start()
     notes: list[str] = []
 
     labels = D.class_folders(config.data, "train")
@@ -110,7 +115,7 @@ def fine_tune(config: TrainConfig, callbacks=()) -> TrainResult:
     if config.push_to_hub:
         _require_hub_for_push(config.push_to_hub)
     source = load_model(config.model, labels, seed=config.seed)
-    if source.report is not None:
+    if source.report is not None and main_process:
         print(f"videoedge: {source.report.line(config.model)}", file=sys.stderr, flush=True)
     contract = source.contract.replace(versions=_versions())
     clip_s = contract.clip_seconds
@@ -127,7 +132,9 @@ def fine_tune(config: TrainConfig, callbacks=()) -> TrainResult:
 
     recipe = config.recipe()
     bs, workers = recipe["batch_size"], config.num_workers
-    steps_per_epoch = D.batches_per_epoch(splits["train"].num_videos, bs, workers,
+    # with N processes the main one draws N x batch_size clips a step and shares them out
+    steps_per_epoch = D.batches_per_epoch(splits["train"].num_videos,
+                                          bs * distributed.world_size(), workers,
                                           recipe["repeats"])
     max_steps = config.max_steps or steps_per_epoch * recipe["epochs"]
     if config.max_steps and config.epochs is None:
@@ -137,16 +144,20 @@ def fine_tune(config: TrainConfig, callbacks=()) -> TrainResult:
     run_info = {"data": str(Path(config.data).resolve()), "model": config.model,
                 "labels": labels, "recipe": recipe, "max_steps": max_steps,
                 "steps_per_epoch": steps_per_epoch, "flip": config.flip, "seed": config.seed,
-                "num_workers": workers}
-    resume_from = _prepare_work(work, run_info, config.resume)
+                "num_workers": workers, "world_size": distributed.world_size()}
+    resume_from = _prepare_work(work, run_info, config.resume) if main_process else None
+    distributed.wait_for_main()
+    if not main_process and config.resume:
+        resume_from = _last_checkpoint(work)
     try:
         trainer, live, best = _train(config, source, contract, splits, work, recipe, max_steps,
                                      steps_per_epoch, resume_from, callbacks)
     except BaseException:
-        if not any(work.glob("checkpoint-*")):  # nothing worth resuming: leave nothing behind
-            shutil.rmtree(work, ignore_errors=True)
+        if main_process and not any(work.glob("checkpoint-*")):  # nothing to resume: leave
+            shutil.rmtree(work, ignore_errors=True)  # nothing behind
         raise
     train_seconds = live.train_seconds
+    identical = distributed.replicas_identical(trainer.model)
 
     test_metrics = {}
     if config.evaluate_test and test.num_videos:
@@ -174,7 +185,14 @@ def fine_tune(config: TrainConfig, callbacks=()) -> TrainResult:
         "train_seconds": round(train_seconds, 1),
         "wall_seconds": round(time.perf_counter() - started + live.previous_seconds, 1),
         "history": live.history, "warnings": notes, "versions": contract.versions,
+        "world_size": distributed.world_size(), "replicas_identical": identical,
     }
+    if not main_process:
+        distributed.wait_for_main()
+        return TrainResult(out, metrics, notes)
+    if not identical:
+        raise RuntimeError("the training processes ended with different weights; the run is "
+                           f"kept in {work} for inspection")
     with atomic.directory(out, replace=config.overwrite) as tmp:
         from .presets import save_model_dir
 
@@ -188,6 +206,7 @@ def fine_tune(config: TrainConfig, callbacks=()) -> TrainResult:
                 shutil.copytree(ckpt, tmp / "checkpoints" / ckpt.name)
         atomic.write_json(tmp / "metrics.json", metrics)
     shutil.rmtree(work, ignore_errors=True)
+    distributed.wait_for_main()
     if config.push_to_hub:
         _push(out / "model", config.push_to_hub)
     return TrainResult(out, metrics, notes)
@@ -199,7 +218,9 @@ def _train(config, source, contract, splits, work, recipe, max_steps, steps_per_
     train_ds = D.video_dataset(splits["train"], contract, train=True, flip=config.flip,
                                repeats=recipe["repeats"])
     val_ds = D.video_dataset(splits["val"], contract, train=False)
-    if not config.resume or not (work / "preview.gif").exists():
+    from . import distributed
+
+    if distributed.is_main() and (not config.resume or not (work / "preview.gif").exists()):
         _write_preview(splits["train"], contract, config.flip, work / "preview.gif")
     trainer, live = _trainer(config, source.model, contract, train_ds, val_ds, work,
                              recipe, max_steps, steps_per_epoch, resume_from)
@@ -237,11 +258,16 @@ def _prepare_work(work: Path, run_info: dict, resume: bool) -> Path | None:
     if differ:
         raise UsageError(f"--resume: {work} was started with different {', '.join(differ)}; "
                          "rerun with the same DATA, --model and hyper-parameters")
-    ckpts = sorted(work.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
-    if not ckpts:
+    last = _last_checkpoint(work)
+    if last is None:
         raise UsageError(f"--resume: {work} has no checkpoint yet (it stopped in the first "
                          "epoch); delete it and start over")
-    return ckpts[-1]
+    return last
+
+
+def _last_checkpoint(work: Path) -> Path | None:
+    ckpts = sorted(work.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
+    return ckpts[-1] if ckpts else None
 
 
 def _write_preview(split: D.Split, contract: Contract, flip: bool, path: Path) -> None:
@@ -281,6 +307,7 @@ def _trainer(config, model, contract, train_ds, val_ds, work, recipe, max_steps,
         save_total_limit=None if config.keep_checkpoints else 2,
         dataloader_num_workers=config.num_workers,
         ignore_data_skip=True,  # resume at an epoch boundary with a fresh pass, no skipping
+        ddp_find_unused_parameters=False,  # torchrun: every parameter takes part
         seed=config.seed, data_seed=config.seed,
         report_to="none", disable_tqdm=not config.progress,
         use_cpu=not _cuda(),
@@ -357,6 +384,8 @@ def LiveMetrics(work: Path, steps_per_epoch: int, resume_from: Path | None, *,
                      "epoch": round(state.global_step / steps_per_epoch, 3), **logs}
             entry["elapsed"] = round(time.perf_counter() - self.t0 + self.previous_seconds, 1)
             self.history.append(entry)
+            if not state.is_world_process_zero:  # every process keeps the history, one writes
+                return
             atomic.write_json(work / "metrics.json", {"status": "training",
                                                       "history": self.history})
             if "eval_accuracy" in logs or (plot_every_log and "loss" in logs):

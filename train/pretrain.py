@@ -41,10 +41,12 @@ WORK_SUFFIX = ".partial"
 UNLABELLED = "unlabelled"  # the contract needs a label list; a pre-trained encoder has none
 PREVIEW_VIDEOS = 3  # videos held out of pre-training for the reconstruction pictures
 # pre-training recipes of the presets; a checkpoint (hub id or directory) continues with "base"
+# (repeats: clips per decoded video and pass, each with its own crop and mask, as the
+# spatiotemporal MAE papers sample to spare the decoder)
 MAE_RECIPES = {
-    "tiny": {"epochs": 60, "learning_rate": 1e-3, "batch_size": 32},
-    "micro": {"epochs": 2, "learning_rate": 1e-3, "batch_size": 4},
-    "base": {"epochs": 20, "learning_rate": 1.5e-4, "batch_size": 8},
+    "tiny": {"epochs": 60, "learning_rate": 1e-3, "batch_size": 32, "repeats": 2},
+    "micro": {"epochs": 2, "learning_rate": 1e-3, "batch_size": 4, "repeats": 1},
+    "base": {"epochs": 20, "learning_rate": 1.5e-4, "batch_size": 8, "repeats": 2},
 }
 
 
@@ -57,6 +59,7 @@ class PretrainConfig:
     max_steps: int | None = None  # stop after this many steps; None: epochs' worth
     mask_ratio: float = 0.9  # fraction of the spatial patches hidden (tube masking)
     batch_size: int | None = None  # clips per step; None: the preset's recipe
+    repeats: int | None = None  # clips per decoded video and pass; None: the preset's recipe
     learning_rate: float | None = None  # peak AdamW lr (cosine schedule); None: the recipe's
     weight_decay: float = 0.05  # AdamW weight decay (the paper's)
     warmup_ratio: float = 0.1  # linear warm-up over this fraction of the steps
@@ -68,7 +71,7 @@ class PretrainConfig:
 
     def __post_init__(self):
         problems = []
-        for name in ("epochs", "batch_size", "max_steps"):
+        for name in ("epochs", "batch_size", "max_steps", "repeats"):
             v = getattr(self, name)
             if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
                 problems.append(f"{name} must be a positive integer, got {v!r}")
@@ -203,10 +206,15 @@ class MaskingCollator:
 # -- the run --------------------------------------------------------------------------------
 def pretrain(config: PretrainConfig, callbacks=()) -> PretrainResult:
     """Pre-train, draw the pictures, save RUN/model (encoder + decoder + contract)."""
+    from . import distributed
+
     started = time.perf_counter()
     out = Path(config.out)
     work = out.with_name(out.name + WORK_SUFFIX)
-    _check_paths(config, out, work)
+    main_process = distributed.is_main()
+    if main_process:
+        _check_paths(config, out, work)
+    distributed.start()
     notes: list[str] = []
     model, contract, kind = load_pretraining_model(config.model, seed=config.seed)
     from .models import check_fits
@@ -214,7 +222,7 @@ def pretrain(config: PretrainConfig, callbacks=()) -> PretrainResult:
     check_fits(model.config, contract, config.model)
     contract = contract.replace(source=f"pretrain:{config.model}", versions=_versions())
     split, what = list_videos(config.videos, contract.clip_seconds)
-    for line in split.report():
+    for line in split.report() if main_process else ():
         _warn(line, notes)
     split, preview = hold_out(split)
     recipe = config.recipe()
@@ -222,23 +230,30 @@ def pretrain(config: PretrainConfig, callbacks=()) -> PretrainResult:
     if split.num_videos < bs:
         raise DataError(f"{what} has {split.num_videos} usable video(s), fewer than one batch "
                         f"of {bs}; add videos or pass a smaller --batch-size")
-    steps_per_epoch = D.batches_per_epoch(split.num_videos, bs, workers)
+    steps_per_epoch = D.batches_per_epoch(split.num_videos, bs * distributed.world_size(),
+                                          workers, recipe["repeats"])
     max_steps = config.max_steps or steps_per_epoch * recipe["epochs"]
     if config.max_steps and config.epochs is None:
         recipe["epochs"] = math.ceil(max_steps / steps_per_epoch)
     max_steps = min(max_steps, steps_per_epoch * recipe["epochs"])
     run_info = {"videos": str(Path(config.videos).resolve()), "model": config.model,
                 "mask_ratio": config.mask_ratio, "recipe": recipe, "max_steps": max_steps,
-                "steps_per_epoch": steps_per_epoch, "seed": config.seed}
-    resume_from = _prepare_work(work, run_info, config.resume)
-    if config.progress:
+                "steps_per_epoch": steps_per_epoch, "seed": config.seed,
+                "world_size": distributed.world_size()}
+    resume_from = _prepare_work(work, run_info, config.resume) if main_process else None
+    distributed.wait_for_main()
+    if not main_process and config.resume:
+        from .finetune import _last_checkpoint
+
+        resume_from = _last_checkpoint(work)
+    if config.progress and main_process:
         print(f"pre-training on {split.num_videos} videos of {what}: {max_steps} steps, "
               f"mask ratio {config.mask_ratio:g}", file=sys.stderr, flush=True)
 
     from .plots import reconstruction_pictures
 
     preview_clips = _preview_clips(preview, contract)
-    if resume_from is None:
+    if resume_from is None and main_process:
         reconstruction_pictures(model, preview_clips, config.mask_ratio, contract,
                                 work / "reconstruction_start", seed=config.seed)
     try:
@@ -250,10 +265,17 @@ def pretrain(config: PretrainConfig, callbacks=()) -> PretrainResult:
         trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
         train_seconds = time.perf_counter() - t0 + live.previous_seconds
     except BaseException:
-        if not any(work.glob("checkpoint-*")):
+        if main_process and not any(work.glob("checkpoint-*")):
             shutil.rmtree(work, ignore_errors=True)
         raise
     model = trainer.model.eval()
+    identical = distributed.replicas_identical(model)
+    if not main_process:
+        distributed.wait_for_main()
+        return PretrainResult(out, {"world_size": distributed.world_size()}, notes)
+    if not identical:
+        raise RuntimeError("the training processes ended with different weights; the run is "
+                           f"kept in {work} for inspection")
     end_loss = reconstruction_pictures(model, preview_clips, config.mask_ratio, contract,
                                        work / "reconstruction_end", seed=config.seed)
     losses = [h["loss"] for h in live.history if "loss" in h]
@@ -268,6 +290,7 @@ def pretrain(config: PretrainConfig, callbacks=()) -> PretrainResult:
         "train_seconds": round(train_seconds, 1),
         "wall_seconds": round(time.perf_counter() - started + live.previous_seconds, 1),
         "history": live.history, "warnings": notes, "versions": contract.versions,
+        "world_size": distributed.world_size(), "replicas_identical": identical,
     }
     with atomic.directory(out, replace=config.overwrite) as tmp:
         from .presets import save_model_dir
@@ -279,6 +302,7 @@ def pretrain(config: PretrainConfig, callbacks=()) -> PretrainResult:
             shutil.copy2(work / "training_curve.png", tmp / "training_curve.png")
         atomic.write_json(tmp / "metrics.json", metrics)
     shutil.rmtree(work, ignore_errors=True)
+    distributed.wait_for_main()
     return PretrainResult(out, metrics, notes)
 
 
@@ -296,7 +320,7 @@ def _trainer(config, model, contract, split, work, recipe, max_steps, steps_per_
 
     from .finetune import LiveMetrics, _cuda, quiet_trainer
 
-    dataset = D.video_dataset(split, contract, train=True)
+    dataset = D.video_dataset(split, contract, train=True, repeats=recipe["repeats"])
     args = TrainingArguments(
         output_dir=str(work),
         remove_unused_columns=False,
@@ -308,6 +332,7 @@ def _trainer(config, model, contract, split, work, recipe, max_steps, steps_per_
         logging_steps=max(1, steps_per_epoch),
         max_steps=max_steps, dataloader_num_workers=config.num_workers,
         ignore_data_skip=True, seed=config.seed, data_seed=config.seed,
+        ddp_find_unused_parameters=False,
         report_to="none", disable_tqdm=not config.progress, use_cpu=not _cuda(),
     )
     live = LiveMetrics(work, steps_per_epoch, resume_from, plot_every_log=True)
@@ -348,11 +373,13 @@ def _prepare_work(work: Path, run_info: dict, resume: bool) -> Path | None:
     if differ:
         raise UsageError(f"--resume: {work} was started with different {', '.join(differ)}; "
                          "rerun with the same VIDEOS, --model and settings")
-    ckpts = sorted(work.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
-    if not ckpts:
+    from .finetune import _last_checkpoint
+
+    last = _last_checkpoint(work)
+    if last is None:
         raise UsageError(f"--resume: {work} has no checkpoint yet (it stopped in the first "
                          "epoch); delete it and start over")
-    return ckpts[-1]
+    return last
 
 
 def _warn(message: str, sink: list[str]) -> None:
