@@ -103,18 +103,56 @@ def test_train_transform_has_the_guides_steps_and_flip_can_be_turned_off():
                    for t in D.train_video_transforms(contract, flip=False))
 
 
-@pytest.mark.parametrize("workers", [0, 2])
-def test_batches_per_epoch_matches_the_dataloader(small_dataset, workers):
+@pytest.mark.parametrize("workers, repeats", [(0, 1), (2, 1), (2, 3)])
+def test_batches_per_epoch_matches_the_dataloader(small_dataset, workers, repeats):
     """max_steps is computed from num_videos: it must equal what one pass really yields."""
     import torch
 
     labels = D.class_folders(small_dataset)
     contract = PRESETS["micro"].contract(labels)
     split = D.scan_split(small_dataset, "train", labels, contract.clip_seconds)
-    loader = torch.utils.data.DataLoader(D.video_dataset(split, contract, train=True),
-                                         batch_size=5, num_workers=workers, collate_fn=D.collate)
+    dataset = D.video_dataset(split, contract, train=True, repeats=repeats)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=5, num_workers=workers,
+                                         collate_fn=D.collate)
     batches = list(loader)
-    assert len(batches) == D.batches_per_epoch(split.num_videos, 5, workers)
-    assert sum(len(b["labels"]) for b in batches) == 12
+    assert len(batches) == D.batches_per_epoch(split.num_videos, 5, workers, repeats)
+    assert sum(len(b["labels"]) for b in batches) == 12 * repeats
     assert batches[0]["pixel_values"].shape == (5, contract.num_frames, 3, 32, 32)
     assert batches[0]["labels"].dtype == torch.int64
+
+
+def test_repeats_give_each_decoded_clip_several_augmentations(small_dataset):
+    """VideoMAE's repeated augmentation: the same clip (same video, same frames) `repeats`
+    times in a row, each with its own crop, scale and flip."""
+    import torch
+
+    labels = D.class_folders(small_dataset)
+    contract = PRESETS["micro"].contract(labels)
+    split = D.scan_split(small_dataset, "train", labels, contract.clip_seconds)
+    split.videos = split.videos[:3]
+    torch.manual_seed(0)
+    samples = list(D.video_dataset(split, contract, train=True, repeats=3))
+    names = [s["video_name"] for s in samples]
+    assert len(samples) == 9 and all(len(set(names[i:i + 3])) == 1 for i in (0, 3, 6))
+    assert len(set(names)) == 3  # every video once per pass
+    first = [s["pixel_values"] for s in samples[:3]]
+    assert not torch.equal(first[0], first[1]) or not torch.equal(first[1], first[2])
+
+
+def test_color_jitter_changes_a_clip_as_a_whole_and_keeps_its_range():
+    import torch
+
+    torch.manual_seed(0)
+    # (C, T, H, W) in 0..1, every frame the same picture
+    clip = (torch.rand(3, 1, 8, 8) * 0.5 + 0.25).expand(3, 4, 8, 8).contiguous()
+    jitter = D.ClipColorJitter(strength=0.4, shuffle=1.0, gray=0.0)
+    out = jitter(clip)
+    assert out.shape == clip.shape and 0 <= out.min() and out.max() <= 1
+    assert not torch.allclose(out, clip)
+    # one transform per clip: equal frames stay equal (the same gain and channel order)
+    assert all(torch.equal(out[:, t], out[:, 0]) for t in range(4))
+    gray = D.ClipColorJitter(strength=0.0, shuffle=0.0, gray=1.0)(clip)
+    assert torch.allclose(gray[0], gray[1]) and torch.allclose(gray[1], gray[2])
+    contract = PRESETS["micro"].contract(["a", "b"])
+    names = [type(t).__name__ for t in D.train_video_transforms(contract, color=True)]
+    assert names.index("ClipColorJitter") == names.index("Normalize") - 1

@@ -45,7 +45,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="peak learning rate (default: the preset's; 5e-5 for a checkpoint)")
     train.add_argument("--repeats", type=int, help="clips per decoded video and pass, each "
                        "with its own augmentation (default: the preset's recipe; 1)")
-    train.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay (0)")
+    train.add_argument("--color-jitter", action=argparse.BooleanOptionalAction, default=None,
+                       help="per-clip brightness/contrast/channel/grey augmentation (default: "
+                       "the preset's recipe; off for a checkpoint)")
+    train.add_argument("--weight-decay", type=float, help="AdamW weight decay (default: the "
+                       "preset's recipe; 0 for a checkpoint)")
+    train.add_argument("--label-smoothing", type=float, help="cross-entropy label smoothing "
+                       "(default: the preset's recipe; 0 for a checkpoint)")
     train.add_argument("--warmup-ratio", type=float, default=0.1, help="warm-up fraction (0.1)")
     train.add_argument("--no-flip", dest="flip", action="store_false",
                        help="no random horizontal flip (when left vs right defines a class)")
@@ -133,7 +139,8 @@ def _synth(args) -> int:
 def _train(args) -> int:
     from .finetune import TrainConfig, fine_tune
 
-    fields = ("data", "model", "epochs", "batch_size", "repeats", "learning_rate", "weight_decay",
+    fields = ("data", "model", "epochs", "batch_size", "repeats", "color_jitter",
+              "learning_rate", "weight_decay", "label_smoothing",
               "warmup_ratio", "flip", "num_workers", "seed", "max_steps", "resume", "overwrite",
               "keep_checkpoints", "evaluate_test", "push_to_hub")
     config = TrainConfig(out=args.out, progress=not args.quiet,

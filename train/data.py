@@ -167,9 +167,38 @@ def group_leaks(data: str | Path, splits=SPLITS) -> list[str]:
 
 
 # -- transforms -----------------------------------------------------------------------------
-def train_video_transforms(contract: Contract, *, flip: bool = True) -> list:
+class ClipColorJitter:
+    """Colour augmentation of a whole clip, (C, T, H, W) in 0..1, the same for every frame:
+    brightness and contrast each scaled by a factor in [1 - s, 1 + s], the colour channels
+    permuted with probability `shuffle`, grey with probability `gray`.
+
+    Scenes (lighting, object colour) are what a small video set has few of; this makes the
+    model look at the motion instead (measured across dataset draws: train/README.md).
+    Randomness from torch's generator, which DataLoader seeds per worker."""
+
+    def __init__(self, strength: float = 0.4, shuffle: float = 0.5, gray: float = 0.2):
+        self.strength, self.shuffle, self.gray = strength, shuffle, gray
+
+    def __call__(self, x):
+        import torch
+
+        u = torch.rand(5)
+        brightness = 1 + self.strength * (2 * float(u[0]) - 1)
+        contrast = 1 + self.strength * (2 * float(u[1]) - 1)
+        mean = x.mean()
+        x = (x - mean) * contrast + mean * brightness
+        if float(u[2]) < self.shuffle:
+            x = x[torch.randperm(x.shape[0])]
+        if float(u[3]) < self.gray:
+            x = x.mean(dim=0, keepdim=True).expand_as(x)
+        return x.clamp(0, 1)
+
+
+def train_video_transforms(contract: Contract, *, flip: bool = True,
+                           color: bool = False) -> list:
     """The guide's training steps on a (C, T, H, W) 0..255 clip, sizes from the contract:
-    short side scaled to a random size in [S, 1.25 S], then a random H x W crop."""
+    short side scaled to a random size in [S, 1.25 S], then a random H x W crop; with `color`,
+    `ClipColorJitter` before the normalisation."""
     from torchvision.transforms import Lambda, RandomCrop
 
     T = pytorchvideo_transforms()
@@ -177,6 +206,7 @@ def train_video_transforms(contract: Contract, *, flip: bool = True) -> list:
     steps = [
         T.UniformTemporalSubsample(contract.num_frames),
         Lambda(lambda x: x * contract.scale),
+        *([ClipColorJitter()] if color else []),
         T.Normalize(contract.mean, contract.std),
         T.RandomShortSideScale(min_size=size, max_size=max(size, round(size * TRAIN_SCALE_MAX))),
         RandomCrop((contract.height, contract.width)),
@@ -188,11 +218,11 @@ def train_video_transforms(contract: Contract, *, flip: bool = True) -> list:
     return steps
 
 
-def train_transform(contract: Contract, *, flip: bool = True):
+def train_transform(contract: Contract, *, flip: bool = True, color: bool = False):
     """{"video": (C, T, H, W) 0..255, "label"} -> {"pixel_values": (T, C, H, W), "label"}."""
     from torchvision.transforms import Compose
 
-    video = Compose(train_video_transforms(contract, flip=flip))
+    video = Compose(train_video_transforms(contract, flip=flip, color=color))
 
     def transform(sample: dict) -> dict:
         x = video(sample["video"])  # (C, T, H, W)
@@ -265,7 +295,7 @@ def repeated_random_clip_sampler(clip_seconds: float, repeats: int):
 
 # -- datasets -------------------------------------------------------------------------------
 def video_dataset(split: Split, contract: Contract, *, train: bool, flip: bool = True,
-                  repeats: int = 1):
+                  repeats: int = 1, color: bool = False):
     """A PyTorchVideo `LabeledVideoDataset` over the scanned videos of one split.
 
     train: a random clip per video per epoch (each decoded clip given `repeats` times with
@@ -279,7 +309,7 @@ def video_dataset(split: Split, contract: Contract, *, train: bool, flip: bool =
     if train:
         sampler = repeated_random_clip_sampler(contract.clip_seconds, repeats)
         video_sampler = torch.utils.data.RandomSampler
-        transform = train_transform(contract, flip=flip)
+        transform = train_transform(contract, flip=flip, color=color)
     else:
         sampler, video_sampler = centered_clip_sampler(contract.clip_seconds), \
             torch.utils.data.SequentialSampler

@@ -44,9 +44,12 @@ PREVIEW_VIDEOS = 3  # videos held out of pre-training for the reconstruction pic
 # (repeats: clips per decoded video and pass, each with its own crop and mask, as the
 # spatiotemporal MAE papers sample to spare the decoder)
 MAE_RECIPES = {
-    "tiny": {"epochs": 60, "learning_rate": 1e-3, "batch_size": 32, "repeats": 2},
-    "micro": {"epochs": 2, "learning_rate": 1e-3, "batch_size": 4, "repeats": 1},
-    "base": {"epochs": 20, "learning_rate": 1.5e-4, "batch_size": 8, "repeats": 2},
+    "tiny": {"epochs": 60, "learning_rate": 1e-3, "batch_size": 32, "repeats": 2,
+             "color_jitter": True},
+    "micro": {"epochs": 2, "learning_rate": 1e-3, "batch_size": 4, "repeats": 1,
+              "color_jitter": False},
+    "base": {"epochs": 20, "learning_rate": 1.5e-4, "batch_size": 8, "repeats": 2,
+             "color_jitter": False},
 }
 
 
@@ -88,7 +91,7 @@ class PretrainConfig:
 
     def recipe(self) -> dict:
         base = MAE_RECIPES.get(self.model, MAE_RECIPES["base"])
-        return {k: getattr(self, k) if getattr(self, k) is not None else base[k] for k in base}
+        return {k: base[k] if getattr(self, k, None) is None else getattr(self, k) for k in base}
 
 
 @dataclass
@@ -320,7 +323,8 @@ def _trainer(config, model, contract, split, work, recipe, max_steps, steps_per_
 
     from .finetune import LiveMetrics, _cuda, quiet_trainer
 
-    dataset = D.video_dataset(split, contract, train=True, repeats=recipe["repeats"])
+    dataset = D.video_dataset(split, contract, train=True, repeats=recipe["repeats"],
+                              color=recipe["color_jitter"])
     args = TrainingArguments(
         output_dir=str(work),
         remove_unused_columns=False,
