@@ -35,6 +35,39 @@ def _dataset_line(d: Path) -> str:
             f"train/val/test videos")
 
 
+def _recipe(metrics: dict) -> str:
+    recipe = metrics.get("recipe") or {}
+    return "`" + ", ".join(f"{k} {v}" for k, v in recipe.items()) + "`" if recipe else "?"
+
+
+SEED_TABLE = Path(__file__).with_name("results") / "train_seeds.json"
+
+
+def _seed_table_reference() -> list[str]:
+    """How the same recipe did across dataset draws: a reference measured elsewhere, shown
+    with its machine, date and command, never as this run's figures."""
+    table = _load(SEED_TABLE)
+    if not table:
+        return []
+    test = table.get("summary", {}).get("test", {})
+    slowest = max((r.get("finetune_seconds") or 0 for r in table.get("rows", [])), default=0)
+    rows = [f"| {r['seed']} | {_pct(r.get('val'))} | {_pct(r.get('test'))} | "
+            f"{_pct(r.get('test_4x3'))} | {r.get('finetune_seconds')} |"
+            for r in table.get("rows", [])]
+    return [
+        "How this recipe holds on other draws of the dataset (**a reference, not measured in "
+        f"this run**: `{table.get('command', '?')}`, {table.get('measured_at', '?')}, "
+        f"{table.get('machine', {}).get('cpu', '?')}):",
+        "",
+        "| dataset seed | val | test, single view | test, 4 clips x 3 crops | fine-tuning s |",
+        "|---|---|---|---|---|",
+        *rows,
+        f"| **min / mean** | | **{_pct(test.get('min'))} / {_pct(test.get('mean'))}** | | "
+        f"{round(slowest)} at most |" if test else "",
+        "",
+    ]
+
+
 def write_report(d: Path) -> Path:
     from videoedge.runtime import atomic
 
@@ -73,8 +106,10 @@ def write_report(d: Path) -> Path:
         f"{_pct(rt.get('accuracy'))} | | {rt.get('videos', 'n/a')} |",
         "",
         f"Training: {metrics.get('steps', '?')} steps, "
-        f"{metrics.get('train_seconds', metrics.get('wall_seconds', '?'))} s.",
+        f"{metrics.get('train_seconds', metrics.get('wall_seconds', '?'))} s, with the "
+        f"recipe {_recipe(metrics)}.",
         "",
+        *_seed_table_reference(),
         "| training curve | confusion matrix (test, single view) |",
         "|---|---|",
         "| ![curve](run/training_curve.png) | ![confusion](confusion.png) |",

@@ -101,7 +101,8 @@ def run_one(work: Path, data: Path, name: str, *, pretrain_on: Path | None,
 
 def summary(rows: list[dict], key: str) -> dict:
     values = [r[key] for r in rows if r.get(key) is not None]
-    return {"min": min(values), "mean": sum(values) / len(values)} if values else {}
+    return ({"min": min(values), "mean": sum(values) / len(values), "max": max(values)}
+            if values else {})
 
 
 def main(argv=None) -> int:

@@ -15,10 +15,32 @@ from pathlib import Path
 from typing import Iterator
 
 
+def umask() -> int:
+    """The process's umask, read without changing it (Linux), else by setting it back."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _as_umask_allows(path, *, directory: bool = False) -> None:
+    """Temporary files and folders are created private (0600 / 0700); what they become must
+    have the permissions any other file would get (e.g. 0644 / 0755 under umask 022), so a
+    service user can read a model or a report."""
+    os.chmod(path, (0o777 if directory else 0o666) & ~umask())
+
+
 def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        _as_umask_allows(tmp)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -50,6 +72,7 @@ def file(path: str | os.PathLike) -> Iterator[Path]:
     os.close(fd)
     tmp = Path(tmp)
     try:
+        _as_umask_allows(tmp)
         yield tmp
         os.replace(tmp, path)
     except BaseException:
@@ -69,6 +92,7 @@ def directory(path: str | os.PathLike, *, replace: bool = False) -> Iterator[Pat
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
     try:
+        _as_umask_allows(tmp, directory=True)
         yield tmp
         if path.exists():
             if not replace:

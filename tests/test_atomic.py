@@ -43,3 +43,26 @@ def test_replacing_a_directory_keeps_the_old_one_until_the_new_one_is_done(tmp_p
         (tmp / "new").write_text("new")
     assert sorted(p.name for p in target.iterdir()) == ["new"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle"]
+
+
+def test_written_files_and_folders_get_the_umasks_permissions(tmp_path):
+    """Not the private 0600 / 0700 of temporary files: a service user must be able to read a
+    model, a contract or a report (issue: files a service user cannot read)."""
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        atomic.write_text(tmp_path / "a.json", "{}")
+        with atomic.file(tmp_path / "b.png") as tmp:
+            tmp.write_bytes(b"x")
+        with atomic.directory(tmp_path / "run") as d:
+            atomic.write_text(d / "metrics.json", "{}")
+        os.umask(0o077)
+        atomic.write_text(tmp_path / "private.json", "{}")
+    finally:
+        os.umask(old)
+    mode = lambda p: stat.S_IMODE(p.stat().st_mode)
+    assert mode(tmp_path / "a.json") == mode(tmp_path / "b.png") == 0o644
+    assert mode(tmp_path / "run") == 0o755 and mode(tmp_path / "run" / "metrics.json") == 0o644
+    assert mode(tmp_path / "private.json") == 0o600  # a stricter umask is kept too

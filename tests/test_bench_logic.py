@@ -238,6 +238,21 @@ def test_outputs_are_written(tmp_path):
     assert readme.read_text().count(report.README_START) == 1
 
 
+def test_a_run_without_end_to_end_figures_shows_none_from_elsewhere(tmp_path):
+    """The committed benchmarks/results/e2e.json (another machine, another day) never appears
+    in a user's report as if this run had measured it."""
+    from videoedge.benchmarks import report
+
+    committed = (report.Path(report.__file__).parent / "results" / "e2e.md")
+    paths = report.write_all(fake_report(tmp_path), tmp_path / "out")
+    md = paths["md"].read_text()
+    assert "were not measured in this run" in md and "measured in this run)" not in md
+    if committed.is_file():  # no line of the published table leaks in
+        rows = [l for l in committed.read_text().splitlines() if l.startswith("| ") and
+                any(c.isdigit() for c in l)]
+        assert rows and not any(r in md for r in rows)
+
+
 def test_target_line():
     from videoedge.benchmarks.latency import target_line
 

@@ -28,7 +28,8 @@ def test_single_view_is_the_runtimes_centred_clip(micro_model_dir, small_dataset
     model = VideoMAEForVideoClassification.from_pretrained(str(micro_model_dir)).eval()
     assert result.videos == 6 and not result.skipped
     assert np.array(result.confusion).sum() == 6
-    assert result.top5 == 1.0  # 3 classes: the true one is always in the top 5
+    # 3 classes: a top-5 would be 100% whatever the model does, so there is none
+    assert result.top5 is None and "top-5" not in result.summary()
     correct = 0
     for p in result.predictions:
         starts = uniform_clip_starts(probe_duration(p["path"]), contract.clip_seconds, 1)

@@ -249,3 +249,57 @@ def test_static_int8_via_the_cli_is_calibrated_on_training_clips(trained_micro, 
     from videoedge.export.onnx import read_contract
 
     assert read_contract(out / "model.int8.onnx").precision == "int8-static"
+
+
+def corrupt_int8_scales(monkeypatch):
+    """Make the export's int8 step write a broken file: every weight scale negated (a corrupted
+    scale), the rest of the graph intact, so it loads and runs and decides differently."""
+    import onnx
+    from onnx import numpy_helper
+
+    from videoedge.export import quantize
+
+    real = quantize.to_int8_dynamic
+
+    def broken(fp32_path, contract, path):
+        real(fp32_path, contract, path)
+        model = onnx.load(str(path))
+        hit = 0
+        for init in model.graph.initializer:
+            if init.name.endswith("_scale") and init.data_type == onnx.TensorProto.FLOAT:
+                init.CopyFrom(numpy_helper.from_array(-3.0 * numpy_helper.to_array(init),
+                                                      init.name))
+                hit += 1
+        assert hit, "no weight scales found to corrupt"
+        onnx.save(model, str(path))
+        return path
+
+    monkeypatch.setattr(quantize, "to_int8_dynamic", broken)
+
+
+def test_a_broken_int8_file_is_refused_under_the_default_limits(bundle, trained_micro, tmp_path,
+                                                                 monkeypatch, capsys):
+    """The signature promise, under the limits users get: exit 1, the broken variant nowhere,
+    an existing bundle byte for byte as it was, no bundle made where there was none."""
+    import shutil
+
+    from videoedge.runtime.cli import main
+
+    corrupt_int8_scales(monkeypatch)
+    old, _ = bundle
+    kept = tmp_path / "kept"
+    shutil.copytree(old, kept)
+    before = {p.name: p.read_bytes() for p in kept.iterdir()}
+    fresh = tmp_path / "fresh"
+    for out in (kept, fresh):
+        rc = main(["export", str(trained_micro), "--out", str(out), "--int8", "dynamic",
+                   "--quiet"])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert rc == 1 and len(err) == 1, err
+        assert "model.int8.onnx (int8): top-1 agreement" in err[0]
+    assert {p.name: p.read_bytes() for p in kept.iterdir()} == before
+    assert not fresh.exists()
+    report = json.loads((tmp_path / "fresh.parity-failed" / "parity.json").read_text())
+    assert [v["passed"] for v in report["variants"]] == [True, False]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fresh.parity-failed", "kept",
+                                                          "kept.parity-failed"]

@@ -45,11 +45,18 @@ def test_no_group_spans_two_splits():
     for s in plan(SynthConfig()):
         splits_of_group.setdefault((s.label, s.group), set()).add(s.split)
     assert all(len(v) == 1 for v in splits_of_group.values())
-    assert all(len(v) >= 1 for v in splits_of_group.values())
+    # and every split holds scenes of every class (a split without a class tests nothing)
+    classes = set(SynthConfig().class_names())
+    for split in ("train", "val", "test"):
+        assert {label for (label, _), where in splits_of_group.items() if split in where} \
+            == classes
 
 
 def test_written_dataset_has_ucf101_layout_and_every_file_decodes_as_written(small_dataset):
     manifest = json.loads((small_dataset / "synth.json").read_text())
+    # made with per_class=(4, 1, 2) over 3 classes: the totals say what was made
+    assert manifest["config"]["totals"] == [12, 3, 6]
+    assert manifest["counts"] == {"train": 12, "val": 3, "test": 6}
     files = sorted(p for p in small_dataset.glob("*/*/*") if p.is_file())
     assert len(files) == len(manifest["videos"]) == 3 * (4 + 1 + 2)
     for video in manifest["videos"]:

@@ -31,7 +31,7 @@ class EvalResult:
     labels: list[str]  # the model's labels, in id order
     videos: int  # videos evaluated
     top1: float  # accuracy of the averaged scores
-    top5: float  # true label among the 5 best (or all, with fewer classes)
+    top5: float | None  # true label among the 5 best; None with 5 classes or fewer
     per_class: dict  # label -> {"correct", "videos", "accuracy"}
     confusion: list  # [true][predicted] counts, in label order
     predictions: list = field(default_factory=list)  # per video: path, label, predicted, score
@@ -43,7 +43,8 @@ class EvalResult:
 
     def summary(self) -> str:
         views = f"{self.clips} clip(s) x {self.crops} crop(s)"
-        return (f"{self.split}: top-1 {self.top1:.2%}, top-5 {self.top5:.2%} on {self.videos} "
+        top5 = f", top-5 {self.top5:.2%}" if self.top5 is not None else ""
+        return (f"{self.split}: top-1 {self.top1:.2%}{top5} on {self.videos} "
                 f"videos ({views}); {len(self.skipped)} skipped")
 
 
@@ -162,7 +163,7 @@ def evaluate_model(model_dir, data_dir, split: str = "test", clips: int = 1, cro
     return EvalResult(
         model=str(model_dir), data=str(data_dir), split=split, clips=clips, crops=crops,
         labels=list(contract.labels), videos=total,
-        top1=float(np.trace(confusion) / total), top5=float(top5_hits / total),
+        top1=float(np.trace(confusion) / total), top5=float(top5_hits / total) if n > 5 else None,
         per_class=per_class, confusion=confusion.tolist(), predictions=predictions,
         skipped=skipped,
         seconds={"decode": round(t_decode, 3), "infer": round(t_infer, 3),

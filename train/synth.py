@@ -303,7 +303,9 @@ def synthesize(out: str | os.PathLike, config: SynthConfig | None = None, *, pro
         bar.close()
         manifest = {
             "name": "videoedge-synth-ucf101",
-            "config": {k: v for k, v in asdict(config).items() if k != "workers"},
+            # totals as made (with --per-class they are per_class x classes, not the default)
+            "config": {**{k: v for k, v in asdict(config).items() if k != "workers"},
+                       "totals": [sum(v.split == s for v in specs) for s in SPLITS]},
             "classes": config.class_names(),
             "time_reversed_pairs": [p for p in TIME_REVERSED_PAIRS if p[1] in config.class_names()],
             "flip_invariant": config.class_names(),  # every class survives a horizontal flip
