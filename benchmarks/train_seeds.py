@@ -99,6 +99,14 @@ def run_one(work: Path, data: Path, name: str, *, pretrain_on: Path | None,
     return row
 
 
+def _seed_row(path: str, seed: int) -> dict:
+    table = json.loads(Path(path).read_text())
+    for row in table["rows"]:
+        if row["seed"] == seed:
+            return dict(row, measured_in=f"{path} ({table['measured_at']})")
+    raise SystemExit(f"{path} has no row for seed {seed}; run it or drop --scratch-from")
+
+
 def summary(rows: list[dict], key: str) -> dict:
     values = [r[key] for r in rows if r.get(key) is not None]
     return ({"min": min(values), "mean": sum(values) / len(values), "max": max(values)}
@@ -113,10 +121,15 @@ def main(argv=None) -> int:
     ap.add_argument("--labels", type=float, default=None, metavar="FRACTION",
                     help="label-efficiency table: pre-trained + FRACTION of the labels vs "
                     "from scratch on FRACTION and on all (implies --pretrain)")
+    ap.add_argument("--scratch-from", metavar="JSON",
+                    help="label table: take the from-scratch, all-labels rows from this "
+                    "train_seeds.json (same recipe and seeds) instead of training them again")
     ap.add_argument("--train-args", default="", help="extra `videoedge train` flags, quoted")
     ap.add_argument("--pretrain-args", default="", help="extra `videoedge pretrain` flags")
     ap.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "videoedge-seeds"),
                     help="datasets, runs and results (default: $TMPDIR/videoedge-seeds)")
+    ap.add_argument("--name", default=None,
+                    help="results file stem (default train_seeds, or train_seeds_labels)")
     ap.add_argument("--publish", action="store_true",
                     help="also write benchmarks/results/train_seeds*.json/.md (tracked files)")
     args = ap.parse_args(argv)
@@ -132,13 +145,16 @@ def main(argv=None) -> int:
     for seed in seeds:
         data = synth(work, seed)
         if args.labels is None:
-            rows.append(dict(run_one(work, data, f"s{seed}", train_args=train_args,
-                                     pretrain_args=pretrain_args,
+            rows.append(dict(run_one(work, data, f"{args.name or ''}s{seed}",
+                                     train_args=train_args, pretrain_args=pretrain_args,
                                      pretrain_on=data if args.pretrain else None), seed=seed))
             continue
         part = label_subset(data, args.labels, seed, work / f"ds{seed}-{args.labels:g}")
         for name, d, pre in (("scratch-100", data, None), (f"scratch-{args.labels:g}", part, None),
                              (f"pretrained-{args.labels:g}", part, data)):
+            if name == "scratch-100" and args.scratch_from:
+                rows.append(dict(_seed_row(args.scratch_from, seed), seed=seed, setting=name))
+                continue
             rows.append(dict(run_one(work, d, f"s{seed}-{name}", pretrain_on=pre,
                                      train_args=train_args, pretrain_args=pretrain_args),
                              seed=seed, setting=name))
@@ -162,7 +178,7 @@ def main(argv=None) -> int:
                              for s in settings}
         result["met"] = bool(result["summary"][settings[2]]["mean"]
                              >= result["summary"][settings[0]]["mean"])
-    stem = "train_seeds" if args.labels is None else "train_seeds_labels"
+    stem = args.name or ("train_seeds" if args.labels is None else "train_seeds_labels")
     text = markdown(result, args.labels)
     for folder in [work / "results"] + ([RESULTS] if args.publish else []):
         folder.mkdir(parents=True, exist_ok=True)
@@ -198,7 +214,9 @@ def markdown(r: dict, labels: float | None) -> str:
     lines = ["| seed | setting | train videos | val | test (1 view) | test (4x3) | "
              "pre-training s | fine-tuning s |", "|---|---|---|---|---|---|---|---|"]
     for row in r["rows"]:
-        lines.append(f"| {row['seed']} | {row['setting']} | {row['train_videos']} | "
+        setting = row["setting"] + (" (from the seed table's run)" if "measured_in" in row
+                                    else "")
+        lines.append(f"| {row['seed']} | {setting} | {row['train_videos']} | "
                      f"{_pct(row['val'])} | {_pct(row['test'])} | {_pct(row['test_4x3'])} | "
                      f"{row.get('pretrain_seconds', '-')} | {row['finetune_seconds']} |")
     for setting, s in r["summary"].items():

@@ -284,6 +284,23 @@ def test_prepare_runs_the_product_commands_once(tmp_path, monkeypatch):
     inputs = prep.prepare(tmp_path / "work", tmp_path / "data", print)
     verbs = [c[3] if "videoedge.runtime.cli" in c else Path(c[1]).name for c in commands]
     assert verbs == ["train", "export", "export", "export_base.py"]
+    # every videoedge command line is one the real parser accepts, with the meaning intended
+    from videoedge.runtime.cli import build_parser
+
+    parser = build_parser()
+    parsed = [parser.parse_args([str(a) for a in c[3:]]) for c in commands
+              if "videoedge.runtime.cli" in c]
+    assert parsed[0].command == "train" and parsed[0].model == "tiny"
+    assert parsed[1].fp16 and parsed[1].int8 == "dynamic"
+    assert parsed[2].int8 == "static" and parsed[2].calib is not None
+    import subprocess
+    import sys as _sys
+
+    base = [c for c in commands if Path(c[1]).name == "export_base.py"][0]
+    helped = subprocess.run([_sys.executable, base[1], "--help"], capture_output=True,
+                            text=True, timeout=120)
+    options = {a for a in base[2:] if str(a).startswith("--")}
+    assert helped.returncode == 0 and all(o in helped.stdout for o in options), options
     assert "dynamic" in commands[1] and "--fp16" in commands[1]
     assert "static" in commands[2] and "--calib" in commands[2]
     assert inputs.tiny_bundles == [tmp_path / "work" / "tiny-bundle",
@@ -331,12 +348,22 @@ def test_busy_runs_are_flagged_in_the_table(tmp_path):
     assert "BUSY MACHINE" not in report.markdown(r)
 
 
-def test_other_cpu_excludes_our_own_work():
+def test_other_cpu_excludes_our_own_work(monkeypatch):
+    """Busy CPU time of the whole machine minus our own (and our children's), per second."""
     from videoedge.benchmarks.machine import OtherCpu
 
-    meter = OtherCpu()
-    sum(i * i for i in range(2_000_000))  # our own CPU time is not "other"
-    assert meter.stop() >= 0.0
+    samples = iter([(10.0, 100.0, 5.0),  # start: time, machine busy s, our s
+                    (12.0, 104.0, 8.0),  # 2 s later: machine +4 s busy, of which 3 s ours
+                    (20.0, 200.0, 30.0), (22.0, 203.0, 33.0)])  # all of it ours
+    monkeypatch.setattr(OtherCpu, "_sample", staticmethod(lambda: next(samples)))
+    assert OtherCpu().stop() == pytest.approx(0.5)  # (4 - 3) / 2 s: half a core of others
+    assert OtherCpu().stop() == pytest.approx(0.0)
+    # the real sampler counts our own work as ours: machine busy >= our share
+    monkeypatch.undo()
+    t0, busy0, mine0 = OtherCpu._sample()
+    sum(i * i for i in range(300_000))
+    t1, busy1, mine1 = OtherCpu._sample()
+    assert mine1 > mine0 and t1 > t0 and busy1 >= busy0
 
 
 def test_e2e_calls_the_machine_shared_only_when_someone_else_was_working_before_the_run():

@@ -91,7 +91,7 @@ def test_failed_worker_is_reported_not_raised_later(tmp_path):
 
 
 def test_whole_benchmark_on_a_micro_model(tmp_path, micro_model_dir, micro_bundle,
-                                          small_dataset):
+                                          small_dataset, monkeypatch):
     """Two runs (fresh workers each), interleaved rounds, accuracy pass, every output file."""
     from videoedge.benchmarks.config import BenchConfig, ModelBench
     from videoedge.benchmarks.latency import run
@@ -101,6 +101,16 @@ def test_whole_benchmark_on_a_micro_model(tmp_path, micro_model_dir, micro_bundl
     cfg = BenchConfig(models=[mb], data=small_dataset, out=tmp_path / "out", threads=1,
                       compile=False, max_runs=2, tolerance=0.5, gap_s=0.0,
                       readme=tmp_path / "README.md")
+    from videoedge.benchmarks.process import WorkerProcess
+
+    calls: list[tuple[int, str]] = []  # (batch, variant) in the order timed
+    real_time = WorkerProcess.time
+
+    def recording_time(self, batch, n, *args, **kwargs):
+        calls.append((batch, self.variant.name))
+        return real_time(self, batch, n, *args, **kwargs)
+
+    monkeypatch.setattr(WorkerProcess, "time", recording_time)
     lines: list[str] = []
     report = run(cfg, command="test", log=lines.append)
     m = report["models"][0]
@@ -113,8 +123,16 @@ def test_whole_benchmark_on_a_micro_model(tmp_path, micro_model_dir, micro_bundl
         assert r["peak_rss_mb"] > 0 and r["file_mb"] > 0
         assert r["eval_n"] == 6 and 0 <= r["accuracy"] <= 1  # 3 classes x 2 test videos
         assert r["threads"] == 1 and r["machine"] and "onnxruntime" in r["versions"]
-    assert by["ort-cpu-fp32"]["x_ort_fp32"] == 1.0
+    # ratios are to ORT fp32's own p50, row by row
+    for name in measured:
+        assert by[name]["x_ort_fp32"] == pytest.approx(
+            by[name]["p50_ms"] / by["ort-cpu-fp32"]["p50_ms"], rel=0.02)
     assert 0 <= by["ort-cpu-int8-dynamic"]["top1_agreement"] <= 1
+    # interleaved: after each variant's warm-up, the timed calls of a run go A B C A B C
+    # (batch 1 rounds, then batch rounds), never A A B B
+    order = [v for b, v in calls if b == 1]
+    timed = order[-2 * len(measured):]  # the last run's two batch-1 rounds
+    assert timed == measured_order(timed, len(measured)) * 2
     assert by["pytorch-compile-fp32"]["status"].startswith("skipped")
     # the interleaved order, as the workers saw it: the schedule is the one in stats
     raw = m["runs"][-1]
@@ -127,6 +145,13 @@ def test_whole_benchmark_on_a_micro_model(tmp_path, micro_model_dir, micro_bundl
     # two runs, compared (whether they agree depends on the machine: not asserted here)
     assert len(m["runs"]) == 2 and isinstance(m["stable"], bool)
     assert by["ort-cpu-fp32"]["run_diff_pct"] is not None
+
+
+def measured_order(timed: list[str], n: int) -> list[str]:
+    """The first round's order (each variant once)."""
+    first = timed[:n]
+    assert len(set(first)) == n, timed
+    return first
 
 
 def test_cli_help_and_script_entry():

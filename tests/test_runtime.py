@@ -139,10 +139,38 @@ def test_auto_reports_the_provider_it_really_got_in_one_line(bundle):
 
     lines = []
     clf = Classifier(bundle, device="auto", notify=lines.append)
-    assert clf.session.providers == clf.session.ort_session.get_providers()
     if "CUDAExecutionProvider" not in ort.get_available_providers():
         assert clf.device == "CPU"
         assert len(lines) == 1 and "running on CPU" in lines[0] and "onnxruntime-gpu" in lines[0]
+
+
+def test_a_gpu_provider_that_fails_to_start_is_reported_from_what_the_session_got(
+        bundle, monkeypatch):
+    """ORT falls back silently when CUDA cannot start: the runtime reads back the providers
+    the session really holds (here a fake session that got only the CPU) and says so."""
+    import onnxruntime as ort
+
+    from videoedge.runtime import session as S
+    from videoedge.runtime.session import DeviceError
+
+    real = ort.InferenceSession
+    asked = {}
+
+    def fake_session(path, sess_options=None, providers=None):
+        asked["providers"] = [p if isinstance(p, str) else p[0] for p in providers]
+        return real(path, sess_options=sess_options, providers=["CPUExecutionProvider"])
+
+    monkeypatch.setattr(S, "available_providers",
+                        lambda: [S.TRT, S.CUDA, "CPUExecutionProvider"])
+    monkeypatch.setattr(ort, "InferenceSession", fake_session)
+    monkeypatch.setattr(S.os, "makedirs", lambda *a, **k: None)  # the TRT engine cache
+    lines = []
+    clf = Classifier(bundle, device="auto", notify=lines.append)
+    assert asked["providers"] == [S.TRT, S.CUDA, "CPUExecutionProvider"]
+    assert clf.device == "CPU" and clf.session.providers == ["CPUExecutionProvider"]
+    assert len(lines) == 1 and "running on CPU" in lines[0] and "failed to start" in lines[0]
+    with pytest.raises(DeviceError, match="could not start CUDA"):
+        Classifier(bundle, device="cuda", notify=lines.append)
 
 
 def test_an_explicit_gpu_device_that_cannot_be_honoured_is_exit_2(bundle, rgb_video):

@@ -44,7 +44,7 @@ PREVIEW_VIDEOS = 3  # videos held out of pre-training for the reconstruction pic
 # (repeats: clips per decoded video and pass, each with its own crop and mask, as the
 # spatiotemporal MAE papers sample to spare the decoder)
 MAE_RECIPES = {
-    "tiny": {"epochs": 60, "learning_rate": 1e-3, "batch_size": 32, "repeats": 2,
+    "tiny": {"epochs": 40, "learning_rate": 1e-3, "batch_size": 32, "repeats": 2,
              "color_jitter": True},
     "micro": {"epochs": 2, "learning_rate": 1e-3, "batch_size": 4, "repeats": 1,
               "color_jitter": False},
