@@ -45,9 +45,13 @@ def test_replay_runs_in_real_time_with_bounded_lag_and_no_drops_when_fast(bundle
     results = list(run)
     wall = time.perf_counter() - t0
     s = run.summary()
-    assert 2.8 <= wall <= 4.5  # a 3 s video takes about 3 s: real time, not as fast as possible
+    infer_s = [r.timings.infer_ms / 1000 for r in results]
+    # a 3 s video takes 3 s (real time, not as fast as possible), plus at most the inference
+    # this machine really spent (a loaded machine is slower, never faster)
+    assert 2.8 <= wall <= 3.0 + sum(infer_s) + 1.0
     assert s["frames_captured"] == 90 and s["frames_dropped"] == 0
-    assert s["lag_ms"]["max"] < 250 and s["lag_ms"]["p95"] <= s["lag_ms"]["max"]
+    # capture-to-label lag: within one hop plus one inference as measured here
+    assert s["lag_ms"]["p95"] <= s["lag_ms"]["max"] <= (0.25 + 2 * max(infer_s) + 0.15) * 1000
     # results at the hop, windows of one clip ending at the newest frame, in source time
     ends = [r.end for r in results]
     assert np.all(np.diff(ends)[:-1] >= 0.25 - 1e-6)
@@ -67,9 +71,11 @@ def test_when_inference_is_slower_frames_are_dropped_not_queued(bundle, video):
     assert s["frames_captured"] == 90
     # the lag is bounded by the inference time, and it does not grow from result to result
     lags = [r.latency_ms for r in results]
-    assert max(lags) < (2 * slow + 0.4) * 1000  # at worst: waited for one inference, then its own
+    infer = [r.timings.infer_ms for r in results]  # the 1.3 s sleep included, as measured
+    # at worst: waited for one inference, then its own
+    assert max(lags) < 2 * max(infer) + 400
     steady = lags[:-1]  # the last result is the tail, classified when the source ended
-    assert max(steady) - min(steady) < 300
+    assert max(steady) - min(steady) < 300 + (max(infer) - min(infer))
 
 
 def test_cli_live_writes_results_events_and_a_summary(bundle, video, tmp_path):
