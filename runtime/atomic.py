@@ -81,23 +81,71 @@ def file(path: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _siblings(path: Path, suffix: str) -> list[tuple[Path, int]]:
+    """`.NAME.<pid>.<random>SUFFIX` folders beside `path`, with the pid that made them."""
+    found = []
+    for p in path.parent.glob(f".{glob_escape(path.name)}.*{suffix}"):
+        parts = p.name[len(path.name) + 2:].split(".")
+        if len(parts) >= 2 and parts[0].isdigit():
+            found.append((p, int(parts[0])))
+    return found
+
+
+def glob_escape(name: str) -> str:
+    import glob
+
+    return glob.escape(name)
+
+
+def recover(path: str | os.PathLike) -> None:
+    """Undo what a killed writer left beside `path`: put back a previous result that was moved
+    aside (killed between the two renames of a replace) and delete temporary folders of
+    processes that no longer exist. A live writer's folders are left alone."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        return
+    olds = [(p, pid) for p, pid in _siblings(path, ".old") if not _pid_alive(pid)]
+    if olds and not path.exists():
+        newest = max(olds, key=lambda item: item[0].stat().st_mtime)[0]
+        os.replace(newest, path)
+        olds = [(p, pid) for p, pid in olds if p != newest]
+    for p, _ in olds + [(p, pid) for p, pid in _siblings(path, ".tmp") if not _pid_alive(pid)]:
+        shutil.rmtree(p, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def directory(path: str | os.PathLike, *, replace: bool = False) -> Iterator[Path]:
     """Yield an empty temporary directory beside `path`; on success it becomes `path`.
 
     With `replace=True` an existing `path` is swapped out only after the new one is complete,
-    so a failure at any point leaves the old directory untouched. On failure the temporary
-    directory is removed."""
+    so a failure at any point leaves the old directory in place (an exception between the two
+    renames puts it back; a kill there is undone by the next writer, `recover`). On failure
+    the temporary directory is removed; one left by a killed process is removed by the next
+    writer of `path`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    recover(path)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.",
+                                suffix=".tmp"))
+    old = None
     try:
         _as_umask_allows(tmp, directory=True)
         yield tmp
         if path.exists():
             if not replace:
                 raise FileExistsError(f"{path} appeared while it was being written")
-            old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".old"))
+            old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.",
+                                        suffix=".old"))
             os.rmdir(old)
             os.replace(path, old)
             os.replace(tmp, path)
@@ -105,6 +153,8 @@ def directory(path: str | os.PathLike, *, replace: bool = False) -> Iterator[Pat
         else:
             os.replace(tmp, path)
     except BaseException:
+        if old is not None and old.exists() and not path.exists():
+            os.replace(old, path)  # failed between the two renames: the old one goes back
         shutil.rmtree(tmp, ignore_errors=True)
         raise
 

@@ -66,3 +66,93 @@ def test_written_files_and_folders_get_the_umasks_permissions(tmp_path):
     assert mode(tmp_path / "a.json") == mode(tmp_path / "b.png") == 0o644
     assert mode(tmp_path / "run") == 0o755 and mode(tmp_path / "run" / "metrics.json") == 0o644
     assert mode(tmp_path / "private.json") == 0o600  # a stricter umask is kept too
+
+
+def test_the_target_is_untouched_while_the_new_content_is_written(tmp_path):
+    target = tmp_path / "out.json"
+    atomic.write_json(target, {"v": 1})
+    before = target.read_bytes()
+    with atomic.file(target) as tmp:
+        tmp.write_text('{"v": 2}')
+        assert target.read_bytes() == before  # readers still see the old file
+    assert '"v": 2' in target.read_text()
+    folder = tmp_path / "run"
+    with atomic.directory(folder) as tmp:
+        (tmp / "a").write_text("1")
+        assert not folder.exists()  # nothing at the target until the folder is complete
+    assert (folder / "a").read_text() == "1"
+
+
+def test_a_failure_between_the_two_renames_puts_the_old_directory_back(tmp_path, monkeypatch):
+    import os
+
+    target = tmp_path / "bundle"
+    with atomic.directory(target) as tmp:
+        (tmp / "old").write_text("old")
+    real_replace, calls = os.replace, []
+
+    def second_rename_fails(src, dst):
+        calls.append((src, dst))
+        if len(calls) == 2:  # path -> .old has happened; tmp -> path fails
+            raise OSError("disk vanished")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(atomic.os, "replace", second_rename_fails)
+    with pytest.raises(OSError, match="disk vanished"):
+        with atomic.directory(target, replace=True) as tmp:
+            (tmp / "new").write_text("new")
+    monkeypatch.undo()
+    assert len(calls) == 3  # the third: .old back to the target
+    assert sorted(p.name for p in target.iterdir()) == ["old"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle"]
+
+
+WRITER = """
+import sys, time
+from pathlib import Path
+from videoedge.runtime import atomic
+target, stage = Path(sys.argv[1]), sys.argv[2]
+if stage == "writing":
+    with atomic.directory(target, replace=True) as tmp:
+        (tmp / "half").write_text("half")
+        print("ready", flush=True)
+        time.sleep(60)
+else:  # killed between the two renames: path already moved aside, tmp not yet in place
+    real = atomic.os.replace
+    def replace(src, dst):
+        real(src, dst)
+        if str(dst).endswith(".old"):
+            print("ready", flush=True)
+            time.sleep(60)
+    atomic.os.replace = replace
+    with atomic.directory(target, replace=True) as tmp:
+        (tmp / "new").write_text("new")
+"""
+
+
+@pytest.mark.parametrize("stage", ["writing", "between-renames"])
+def test_a_sigkill_leaves_the_previous_result_and_the_next_run_cleans_up(stage, tmp_path):
+    """SIGKILL, the one signal no handler sees: the previous result survives (or is put back
+    by the next writer) and no temporary folder is left once the next run has written."""
+    import subprocess
+    import sys
+
+    target = tmp_path / "run"
+    with atomic.directory(target) as tmp:
+        (tmp / "model").write_text("previous")
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(target), stage],
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    proc.kill()
+    proc.wait()
+    leftovers = sorted(p.name for p in tmp_path.iterdir() if p.name != "run")
+    assert leftovers and all(n.startswith(".run.") for n in leftovers)  # what the kill left
+    if stage == "writing":
+        assert (target / "model").read_text() == "previous"
+    else:
+        assert not target.exists()  # the window: the previous result is only in .run.*.old
+    with atomic.directory(target, replace=True) as tmp:  # the next writer recovers first
+        assert (target / "model").read_text() == "previous"
+        (tmp / "model").write_text("next")
+    assert (target / "model").read_text() == "next"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
