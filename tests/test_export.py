@@ -27,40 +27,7 @@ from videoedge.runtime.errors import ParityError
 README = Path(__file__).resolve().parents[1] / "export" / "README.md"
 
 
-# -- fixtures: a trained micro model, and one bundle of it --------------------------------
-@pytest.fixture(scope="module")
-def trained_micro(small_dataset, tmp_path_factory):
-    """RUN/model (micro preset, trained ~2 s on the train split) and RUN/metrics.json naming
-    the dataset, as `videoedge train` writes them."""
-    import torch
-
-    from videoedge.export import clips as C
-    from videoedge.train.presets import PRESETS, new_model, save_model_dir
-
-    labels = sorted(p.name for p in (small_dataset / "train").iterdir() if p.is_dir())
-    contract = PRESETS["micro"].contract(labels)
-    xs, ys = [], []
-    for video in C.list_videos(small_dataset / "train", contract, flag="train"):
-        for clip in C.clips_of_video(video, contract, 4):
-            xs.append(clip.pixel_values)
-            ys.append(video.label)
-    x, y = torch.from_numpy(np.stack(xs)), torch.tensor(ys)
-    torch.manual_seed(0)
-    model = new_model("micro", labels, seed=0).train()
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    for _ in range(60):
-        idx = torch.randperm(len(x))[:16]
-        loss = torch.nn.functional.cross_entropy(model(pixel_values=x[idx]).logits, y[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    model.eval()
-    run = tmp_path_factory.mktemp("run")
-    save_model_dir(model, contract, run / "model")
-    (run / "metrics.json").write_text(json.dumps({"model": "micro", "data": str(small_dataset)}))
-    return run / "model"
-
-
+# -- fixtures: one bundle of the trained micro model (conftest.py) --------------------------
 @pytest.fixture(scope="module")
 def bundle(trained_micro, tmp_path_factory):
     """fp32 + fp16 + int8 dynamic; the parity data comes from RUN/metrics.json."""

@@ -78,3 +78,30 @@ def test_cli_errors_are_one_line_with_exit_2(tmp_path):
     assert out.returncode == 2
     assert out.stderr.count("\n") == 1 and "not empty" in out.stderr
     assert (tmp_path / "full" / "x").read_text() == "keep me"
+
+
+def test_base_install_classifies_a_file_and_a_live_replay(base_venv, tmp_path):
+    """Not only imports: the runtime-only install (no torch, no extras) does the runtime's
+    work end to end, on a file and on a file replayed as if live."""
+    from test_runtime_fixtures import GREEN, RED, colour_video, make_bundle, read_jsonl
+
+    bundle = make_bundle(tmp_path / "bundle")
+    video = colour_video(tmp_path / "v.avi", [RED, GREEN], seconds_each=1.5)
+    exe = base_venv / "bin" / "videoedge"
+    for extra, name in (([], "file"), (["--live", "--hop", "0.25"], "live")):
+        out = tmp_path / f"{name}.jsonl"
+        done = subprocess.run([exe, "run", bundle, video, "--device", "cpu", "--json", out,
+                               *extra], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        records = read_jsonl(out)
+        if name == "file":  # one file record holding its clip timeline
+            labels = [c["label"] for r in records if r["type"] == "file" for c in r["clips"]]
+        else:  # live: a record per result
+            labels = [r["label"] for r in records if r["type"] == "clip"]
+        assert labels and labels[0] == "red" and labels[-1] == "green", labels
+    summary = [r for r in records if r["type"] == "summary"][-1]
+    assert summary["frames_captured"] > 0
+    probe = subprocess.run([base_venv / "bin" / "python", "-c",
+                            "import importlib.util as u; print(u.find_spec('torch') is None)"],
+                           capture_output=True, text=True, check=True)
+    assert probe.stdout.strip() == "True"

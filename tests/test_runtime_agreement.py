@@ -54,11 +54,12 @@ def test_runtime_preprocessing_matches_the_training_eval_transform(small_dataset
     assert diff < 1e-4
 
 
-def test_run_agrees_with_evaluate_on_every_test_video(micro_model_dir, small_dataset, tmp_path):
+def test_run_agrees_with_evaluate_on_every_test_video(trained_micro, small_dataset, tmp_path):
+    """A trained model (logits far from ties), so agreement is a real check."""
     from videoedge.train.evaluate import evaluate_model
 
-    bundle = export_bundle(micro_model_dir, small_dataset, tmp_path / "bundle")
-    ev = evaluate_model(micro_model_dir, small_dataset, split="test", clips=1)
+    bundle = export_bundle(trained_micro, small_dataset, tmp_path / "bundle")
+    ev = evaluate_model(trained_micro, small_dataset, split="test", clips=1)
     out = tmp_path / "run.jsonl"
     proc = run_cli("run", bundle, small_dataset / "test", "--clips", "1", "--device", "cpu",
                    "--precision", "fp32", "--json", out, "--quiet", timeout=300)
