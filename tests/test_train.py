@@ -170,3 +170,15 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(small_dataset, tmp_pat
         assert "--model DIR" in err[-1]
     assert out.exists() == (case == "out_exists")
     assert not (tmp_path / "run.partial").exists()
+
+
+def test_logged_epochs_count_from_one_and_end_at_the_epoch_count(small_dataset, tmp_path,
+                                                                 capsys):
+    """The Trainer's own epoch is wrong for iterable datasets (0.0625 ... 15.06): the logs a
+    user reads carry one numbering, the one metrics.json and the summary line use."""
+    import re
+
+    fine_tune(micro_config(small_dataset, tmp_path / "run", epochs=2, progress=True))
+    printed = [float(e) for e in re.findall(r"'epoch': '([0-9.]+)'", capsys.readouterr().out)]
+    assert printed and max(printed) == 2.0 and min(printed) > 0
+    assert 1.0 in printed  # the first epoch's evaluation is logged at epoch 1

@@ -342,7 +342,8 @@ def _trainer(config, model, contract, train_ds, val_ds, work, recipe, max_steps,
     _drop_misleading_reload_lines()
     trainer = Trainer(model=model, args=args, train_dataset=train_ds, eval_dataset=val_ds,
                       processing_class=image_processor(contract), data_collator=D.collate,
-                      compute_metrics=compute_metrics, callbacks=[live])
+                      compute_metrics=compute_metrics)
+    trainer.callback_handler.callbacks.insert(0, live)  # before the printers: see on_log
     if not config.progress:
         quiet_trainer(trainer)
     return trainer, live
@@ -404,8 +405,12 @@ def LiveMetrics(work: Path, steps_per_epoch: int, resume_from: Path | None, *,
                 self.previous_seconds = timed[-1]["elapsed"] if timed else 0.0
 
         def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs is not None and "epoch" in logs:
+                # Trainer's count is wrong for iterable datasets (0.0625 ... 15.06); this
+                # callback runs first, so the printed logs carry ours: epoch k ends at k.0
+                logs["epoch"] = round(state.global_step / steps_per_epoch, 2)
             logs = {k: (round(v, 6) if isinstance(v, float) else v) for k, v in (logs or {}).items()}
-            logs.pop("epoch", None)  # Trainer's count is wrong for iterable datasets
+            logs.pop("epoch", None)
             entry = {"step": state.global_step,
                      "epoch": round(state.global_step / steps_per_epoch, 3), **logs}
             entry["elapsed"] = round(time.perf_counter() - self.t0 + self.previous_seconds, 1)

@@ -342,8 +342,8 @@ def _trainer(config, model, contract, split, work, recipe, max_steps, steps_per_
     live = LiveMetrics(work, steps_per_epoch, resume_from, plot_every_log=True)
     live.start_preview_loss = _read_start_loss(work)
     trainer = Trainer(model=model, args=args, train_dataset=dataset,
-                      data_collator=MaskingCollator(model.config, config.mask_ratio),
-                      callbacks=[live])
+                      data_collator=MaskingCollator(model.config, config.mask_ratio))
+    trainer.callback_handler.callbacks.insert(0, live)  # first: it fixes the logged epoch
     if not config.progress:
         quiet_trainer(trainer)
     return trainer, live
