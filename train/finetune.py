@@ -24,8 +24,9 @@ from videoedge.runtime.contract import Contract
 from videoedge.runtime.errors import UsageError
 
 from . import data as D
+from . import recipe as recipes
+from . import runfolder as R
 
-WORK_SUFFIX = ".partial"  # RUN.partial/: checkpoints and live metrics while training
 METRIC_PATH = Path(__file__).with_name("metrics") / "accuracy.py"
 # from-scratch recipes of the presets (a checkpoint gets the guide's 4 epochs at 5e-5)
 SCRATCH_RECIPES = {
@@ -37,6 +38,7 @@ SCRATCH_RECIPES = {
     "base": {"epochs": 4, "learning_rate": 1e-4, "batch_size": 8, "repeats": 1,
              "color_jitter": False, "weight_decay": 0.0, "label_smoothing": 0.0},
 }
+RESUME_MUST_MATCH = ("data", "model", "labels", "max_steps", "steps_per_epoch")
 GUIDE_RECIPE = {"epochs": 4, "learning_rate": 5e-5, "batch_size": 8, "repeats": 1,
                 "color_jitter": False, "weight_decay": 0.0, "label_smoothing": 0.0}
 
@@ -68,28 +70,17 @@ class TrainConfig:
     progress: bool = True  # progress bars
 
     def __post_init__(self):
-        problems = []
-        for name in ("epochs", "batch_size", "max_steps", "repeats"):
-            v = getattr(self, name)
-            if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
-                problems.append(f"{name} must be a positive integer, got {v!r}")
-        if self.learning_rate is not None and not 0 < self.learning_rate < 1:
-            problems.append(f"learning_rate must be in (0, 1), got {self.learning_rate!r}")
-        if not 0 <= self.warmup_ratio < 1:
-            problems.append(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio!r}")
+        problems = recipes.problems(self)
         if self.weight_decay is not None and self.weight_decay < 0:
             problems.append(f"weight_decay must be >= 0, got {self.weight_decay!r}")
         if self.label_smoothing is not None and not 0 <= self.label_smoothing < 1:
             problems.append(f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}")
-        if not isinstance(self.num_workers, int) or self.num_workers < 0:
-            problems.append(f"num_workers must be >= 0, got {self.num_workers!r}")
         if problems:
             raise UsageError("; ".join(problems))
 
     def recipe(self) -> dict:
-        """epochs, learning_rate and batch_size with the defaults filled in."""
-        base = SCRATCH_RECIPES.get(self.model, GUIDE_RECIPE)
-        return {k: getattr(self, k) if getattr(self, k) is not None else base[k] for k in base}
+        """The preset's recipe (or the guide's) with every field set here taking its place."""
+        return recipes.fill(self, SCRATCH_RECIPES.get(self.model, GUIDE_RECIPE))
 
 
 @dataclass
@@ -99,9 +90,6 @@ class TrainResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def _warn(message: str, sink: list[str]) -> None:
-    sink.append(message)
-    print(f"videoedge: warning: {message}", file=sys.stderr, flush=True)
 
 
 def fine_tune(config: TrainConfig, callbacks=()) -> TrainResult:
@@ -111,12 +99,7 @@ def fine_tune(config: TrainConfig, callbacks=()) -> TrainResult:
     from . import distributed
 
     started = time.perf_counter()
-    out = Path(config.out)
-    work = out.with_name(out.name + WORK_SUFFIX)
-    main_process = distributed.is_main()
-    if main_process:
-        _check_paths(config, out, work)
-    distributed.start()
+    out, work, main_process = R.begin(config)
     notes: list[str] = []
 
     labels = D.class_folders(config.data, "train")
@@ -127,17 +110,17 @@ def fine_tune(config: TrainConfig, callbacks=()) -> TrainResult:
     source = load_model(config.model, labels, seed=config.seed)
     if source.report is not None and main_process:
         print(f"videoedge: {source.report.line(config.model)}", file=sys.stderr, flush=True)
-    contract = source.contract.replace(versions=_versions())
+    contract = source.contract.replace(versions=R.versions())
     clip_s = contract.clip_seconds
     splits = {"train": D.scan_split(config.data, "train", labels, clip_s),
               "val": D.scan_split(config.data, "val", labels, clip_s)}
     test = D.scan_split(config.data, "test", labels, clip_s, required=False)
     for split in (*splits.values(), test):
         for line in split.report():
-            _warn(line, notes)
+            R.warn(line, notes)
     leaks = D.group_leaks(config.data)
     if leaks:
-        _warn(f"{len(leaks)} UCF101 group(s) appear in more than one split (shared scenes "
+        R.warn(f"{len(leaks)} UCF101 group(s) appear in more than one split (shared scenes "
               f"inflate accuracy): {'; '.join(leaks[:10])}", notes)
 
     recipe = config.recipe()
@@ -155,10 +138,11 @@ def fine_tune(config: TrainConfig, callbacks=()) -> TrainResult:
                 "labels": labels, "recipe": recipe, "max_steps": max_steps,
                 "steps_per_epoch": steps_per_epoch, "flip": config.flip, "seed": config.seed,
                 "num_workers": workers, "world_size": distributed.world_size()}
-    resume_from = _prepare_work(work, run_info, config.resume) if main_process else None
+    resume_from = (R.prepare(work, run_info, config.resume, RESUME_MUST_MATCH)
+                   if main_process else None)
     distributed.wait_for_main()
     if not main_process and config.resume:
-        resume_from = _last_checkpoint(work)
+        resume_from = R.last_checkpoint(work)
     try:
         trainer, live, best = _train(config, source, contract, splits, work, recipe, max_steps,
                                      steps_per_epoch, resume_from, callbacks)
@@ -243,36 +227,8 @@ def _train(config, source, contract, splits, work, recipe, max_steps, steps_per_
 
 
 # -- pieces -----------------------------------------------------------------------------------
-def _check_paths(config: TrainConfig, out: Path, work: Path) -> None:
-    if out.exists() and not config.overwrite:
-        raise UsageError(f"{out} already exists; choose a new --out or pass --overwrite")
-    if work.exists() and not config.resume:
-        raise UsageError(f"{work} holds an interrupted run; pass --resume to continue it, "
-                         "or delete it to start over")
-    if config.resume and not work.is_dir():
-        raise UsageError(f"nothing to resume: {work} does not exist (it holds the checkpoints "
-                         "of an interrupted run)")
-    atomic.check_writable_parent(out)
 
 
-def _prepare_work(work: Path, run_info: dict, resume: bool) -> Path | None:
-    """Create RUN.partial/, or check it matches this run and return its last checkpoint."""
-    info_file = work / "run.json"
-    if not resume:
-        work.mkdir(parents=True)
-        atomic.write_json(info_file, run_info)
-        return None
-    saved = json.loads(info_file.read_text()) if info_file.is_file() else {}
-    differ = [k for k in ("data", "model", "labels", "max_steps", "steps_per_epoch")
-              if saved.get(k) != run_info[k]]
-    if differ:
-        raise UsageError(f"--resume: {work} was started with different {', '.join(differ)}; "
-                         "rerun with the same DATA, --model and hyper-parameters")
-    last = _last_checkpoint(work)
-    if last is None:
-        raise UsageError(f"--resume: {work} has no checkpoint yet (it stopped in the first "
-                         "epoch); delete it and start over")
-    return last
 
 
 def _evaluations_done(work: Path, resume_from: Path | None) -> int:
@@ -285,9 +241,6 @@ def _evaluations_done(work: Path, resume_from: Path | None) -> int:
     return sum(1 for h in history if "eval_accuracy" in h and h["step"] <= step)
 
 
-def _last_checkpoint(work: Path) -> Path | None:
-    ckpts = sorted(work.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
-    return ckpts[-1] if ckpts else None
 
 
 def _write_preview(split: D.Split, contract: Contract, flip: bool, path: Path) -> None:
@@ -457,14 +410,6 @@ def _ensure_best(trainer, history: list[dict], work: Path) -> dict:
     return dict(best, checkpoint=ckpt.name, tensors_fixed=len(differing))
 
 
-def _versions() -> dict:
-    import torch
-    import transformers
-
-    from videoedge.runtime import __version__
-
-    return {"videoedge": __version__, "torch": torch.__version__,
-            "transformers": transformers.__version__}
 
 
 def _require_hub_for_push(repo_id: str) -> None:

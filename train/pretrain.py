@@ -36,9 +36,11 @@ from videoedge.runtime.errors import DataError, UsageError
 from videoedge.runtime.sources import videos_in
 
 from . import data as D
+from . import recipe as recipes
+from . import runfolder as R
 
-WORK_SUFFIX = ".partial"
 UNLABELLED = "unlabelled"  # the contract needs a label list; a pre-trained encoder has none
+RESUME_MUST_MATCH = ("videos", "model", "mask_ratio", "max_steps", "steps_per_epoch")
 PREVIEW_VIDEOS = 3  # videos held out of pre-training for the reconstruction pictures
 # pre-training recipes of the presets; a checkpoint (hub id or directory) continues with "base"
 # (repeats: clips per decoded video and pass, each with its own crop and mask, as the
@@ -73,25 +75,14 @@ class PretrainConfig:
     progress: bool = True  # progress bars
 
     def __post_init__(self):
-        problems = []
-        for name in ("epochs", "batch_size", "max_steps", "repeats"):
-            v = getattr(self, name)
-            if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
-                problems.append(f"{name} must be a positive integer, got {v!r}")
+        problems = recipes.problems(self)
         if not (isinstance(self.mask_ratio, (int, float)) and 0 < self.mask_ratio < 1):
             problems.append(f"--mask-ratio must be in (0, 1), e.g. 0.9; got {self.mask_ratio!r}")
-        if self.learning_rate is not None and not 0 < self.learning_rate < 1:
-            problems.append(f"learning_rate must be in (0, 1), got {self.learning_rate!r}")
-        if not 0 <= self.warmup_ratio < 1:
-            problems.append(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio!r}")
-        if not isinstance(self.num_workers, int) or self.num_workers < 0:
-            problems.append(f"num_workers must be >= 0, got {self.num_workers!r}")
         if problems:
             raise UsageError("; ".join(problems))
 
     def recipe(self) -> dict:
-        base = MAE_RECIPES.get(self.model, MAE_RECIPES["base"])
-        return {k: base[k] if getattr(self, k, None) is None else getattr(self, k) for k in base}
+        return recipes.fill(self, MAE_RECIPES.get(self.model, MAE_RECIPES["base"]))
 
 
 @dataclass
@@ -212,21 +203,16 @@ def pretrain(config: PretrainConfig, callbacks=()) -> PretrainResult:
     from . import distributed
 
     started = time.perf_counter()
-    out = Path(config.out)
-    work = out.with_name(out.name + WORK_SUFFIX)
-    main_process = distributed.is_main()
-    if main_process:
-        _check_paths(config, out, work)
-    distributed.start()
+    out, work, main_process = R.begin(config)
     notes: list[str] = []
     model, contract, kind = load_pretraining_model(config.model, seed=config.seed)
     from .models import check_fits
 
     check_fits(model.config, contract, config.model)
-    contract = contract.replace(source=f"pretrain:{config.model}", versions=_versions())
+    contract = contract.replace(source=f"pretrain:{config.model}", versions=R.versions())
     split, what = list_videos(config.videos, contract.clip_seconds)
     for line in split.report() if main_process else ():
-        _warn(line, notes)
+        R.warn(line, notes)
     split, preview = hold_out(split)
     recipe = config.recipe()
     bs, workers = recipe["batch_size"], config.num_workers
@@ -243,12 +229,11 @@ def pretrain(config: PretrainConfig, callbacks=()) -> PretrainResult:
                 "mask_ratio": config.mask_ratio, "recipe": recipe, "max_steps": max_steps,
                 "steps_per_epoch": steps_per_epoch, "seed": config.seed,
                 "world_size": distributed.world_size()}
-    resume_from = _prepare_work(work, run_info, config.resume) if main_process else None
+    resume_from = (R.prepare(work, run_info, config.resume, RESUME_MUST_MATCH)
+                   if main_process else None)
     distributed.wait_for_main()
     if not main_process and config.resume:
-        from .finetune import _last_checkpoint
-
-        resume_from = _last_checkpoint(work)
+        resume_from = R.last_checkpoint(work)
     if config.progress and main_process:
         print(f"pre-training on {split.num_videos} videos of {what}: {max_steps} steps, "
               f"mask ratio {config.mask_ratio:g}", file=sys.stderr, flush=True)
@@ -354,44 +339,8 @@ def _read_start_loss(work: Path):
     return json.loads(f.read_text()).get("loss") if f.is_file() else None
 
 
-def _check_paths(config: PretrainConfig, out: Path, work: Path) -> None:
-    if out.exists() and not config.overwrite:
-        raise UsageError(f"{out} already exists; choose a new --out or pass --overwrite")
-    if work.exists() and not config.resume:
-        raise UsageError(f"{work} holds an interrupted pre-training run; pass --resume to "
-                         "continue it, or delete it to start over")
-    if config.resume and not work.is_dir():
-        raise UsageError(f"nothing to resume: {work} does not exist")
-    atomic.check_writable_parent(out)
 
 
-def _prepare_work(work: Path, run_info: dict, resume: bool) -> Path | None:
-    info_file = work / "run.json"
-    if not resume:
-        work.mkdir(parents=True)
-        atomic.write_json(info_file, run_info)
-        return None
-    saved = json.loads(info_file.read_text()) if info_file.is_file() else {}
-    differ = [k for k in ("videos", "model", "mask_ratio", "max_steps", "steps_per_epoch")
-              if saved.get(k) != run_info[k]]
-    if differ:
-        raise UsageError(f"--resume: {work} was started with different {', '.join(differ)}; "
-                         "rerun with the same VIDEOS, --model and settings")
-    from .finetune import _last_checkpoint
-
-    last = _last_checkpoint(work)
-    if last is None:
-        raise UsageError(f"--resume: {work} has no checkpoint yet (it stopped in the first "
-                         "epoch); delete it and start over")
-    return last
 
 
-def _warn(message: str, sink: list[str]) -> None:
-    sink.append(message)
-    print(f"videoedge: warning: {message}", file=sys.stderr, flush=True)
 
-
-def _versions() -> dict:
-    from .finetune import _versions as versions
-
-    return versions()
