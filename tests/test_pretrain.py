@@ -160,3 +160,12 @@ def test_train_refuses_a_pretraining_run_whose_contract_does_not_fit(mae_run, sm
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "frames" in err[0], err
     assert not (tmp_path / "ft").exists()
+
+
+def test_plain_pixel_loss_is_a_choice_saved_with_the_model(small_dataset, tmp_path):
+    from transformers import AutoConfig
+
+    result = pretrain(micro(small_dataset, tmp_path / "run", max_steps=1, pixel_loss="plain"))
+    assert AutoConfig.from_pretrained(tmp_path / "run" / "model").norm_pix_loss is False
+    assert result.metrics["pixel_loss"] == "plain"
+    assert (tmp_path / "run" / "reconstruction_end.png").is_file()

@@ -40,11 +40,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--out", required=True, help="run folder to create")
     train.add_argument("--epochs", type=int, help="passes over train/ (default: the preset's "
                        "recipe; 4 for a checkpoint, as the guide)")
-    train.add_argument("--batch-size", type=int, help="clips per step (default: the preset's; 8)")
+    train.add_argument("--batch-size", type=int, help="clips per step and process (default: "
+                       "the preset's recipe, tiny 16; 8 for a checkpoint)")
     train.add_argument("--lr", type=float, dest="learning_rate",
                        help="peak learning rate (default: the preset's; 5e-5 for a checkpoint)")
     train.add_argument("--repeats", type=int, help="clips per decoded video and pass, each "
-                       "with its own augmentation (default: the preset's recipe; 1)")
+                       "with its own augmentation (default: the preset's recipe, tiny 3; 1 "
+                       "for a checkpoint)")
     train.add_argument("--color-jitter", action=argparse.BooleanOptionalAction, default=None,
                        help="per-clip brightness/contrast/channel/grey augmentation (default: "
                        "the preset's recipe; off for a checkpoint)")
@@ -90,7 +92,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     length.add_argument("--max-steps", type=int, help="stop after this many steps")
     pre.add_argument("--mask-ratio", type=float, default=0.9,
                      help="fraction of patches hidden, in (0, 1) (default 0.9)")
-    pre.add_argument("--batch-size", type=int, help="clips per step (default: the recipe's)")
+    pre.add_argument("--batch-size", type=int, help="clips per step and process (default: "
+                     "the recipe's, tiny 32)")
+    pre.add_argument("--pixel-loss", choices=("normalised", "plain"), default="normalised",
+                     help="reconstruct each hidden patch normalised by its own mean and "
+                     "spread (VideoMAE's default) or plain pixels (for dim, noisy footage "
+                     "where a normalised patch is mostly noise)")
     pre.add_argument("--repeats", type=int, help="clips per decoded video and pass, each with "
                      "its own crop and mask (default: the recipe's)")
     pre.add_argument("--lr", type=float, dest="learning_rate", help="peak learning rate")
@@ -161,6 +168,7 @@ def _pretrain(args) -> int:
     from .pretrain import PretrainConfig, pretrain
 
     fields = ("videos", "model", "epochs", "max_steps", "mask_ratio", "batch_size", "repeats",
+              "pixel_loss",
               "learning_rate", "num_workers", "seed", "resume", "overwrite")
     config = PretrainConfig(out=args.out, progress=not args.quiet,
                             **{k: getattr(args, k) for k in fields})

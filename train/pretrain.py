@@ -63,6 +63,8 @@ class PretrainConfig:
     epochs: int | None = None  # passes over the videos; None: the preset's recipe
     max_steps: int | None = None  # stop after this many steps; None: epochs' worth
     mask_ratio: float = 0.9  # fraction of the spatial patches hidden (tube masking)
+    pixel_loss: str = "normalised"  # "normalised": each target patch by its own mean and
+    #   spread (VideoMAE's norm_pix_loss); "plain": the pixels as they are
     batch_size: int | None = None  # clips per step; None: the preset's recipe
     repeats: int | None = None  # clips per decoded video and pass; None: the preset's recipe
     learning_rate: float | None = None  # peak AdamW lr (cosine schedule); None: the recipe's
@@ -78,6 +80,8 @@ class PretrainConfig:
         problems = recipes.problems(self)
         if not (isinstance(self.mask_ratio, (int, float)) and 0 < self.mask_ratio < 1):
             problems.append(f"--mask-ratio must be in (0, 1), e.g. 0.9; got {self.mask_ratio!r}")
+        if self.pixel_loss not in ("normalised", "plain"):
+            problems.append(f"pixel_loss must be normalised or plain, got {self.pixel_loss!r}")
         if problems:
             raise UsageError("; ".join(problems))
 
@@ -138,7 +142,7 @@ def hold_out(split: D.Split, n: int = PREVIEW_VIDEOS) -> tuple[D.Split, list[D.V
 
 
 # -- model ----------------------------------------------------------------------------------
-def load_pretraining_model(spec: str, *, seed: int = 0):
+def load_pretraining_model(spec: str, *, seed: int = 0, norm_pix_loss: bool = True):
     """-> (VideoMAEForPreTraining, Contract, kind). A preset is built with its small decoder;
     a directory or hub id must hold a VideoMAE checkpoint (pre-training or not: a missing
     decoder is initialised)."""
@@ -152,7 +156,7 @@ def load_pretraining_model(spec: str, *, seed: int = 0):
         preset = get_preset(spec)
         torch.manual_seed(seed)
         config = preset.config([UNLABELLED])
-        config.norm_pix_loss = True
+        config.norm_pix_loss = norm_pix_loss
         return VideoMAEForPreTraining(config).train(), preset.contract([UNLABELLED]), "preset"
     where, kind = M.resolve_checkpoint(spec)
     try:
@@ -164,7 +168,7 @@ def load_pretraining_model(spec: str, *, seed: int = 0):
                          "model, not VideoMAE; pre-training needs a VideoMAE one (a preset such as tiny, "
                          "MCG-NJU/videomae-base, or a directory made by videoedge)")
     with M.quiet_loading():
-        model = VideoMAEForPreTraining.from_pretrained(where, norm_pix_loss=True)
+        model = VideoMAEForPreTraining.from_pretrained(where, norm_pix_loss=norm_pix_loss)
     contract = M.contract_for(where, model.config, [UNLABELLED])
     return model.train(), contract, kind
 
@@ -205,7 +209,8 @@ def pretrain(config: PretrainConfig, callbacks=()) -> PretrainResult:
     started = time.perf_counter()
     out, work, main_process = R.begin(config)
     notes: list[str] = []
-    model, contract, kind = load_pretraining_model(config.model, seed=config.seed)
+    model, contract, kind = load_pretraining_model(
+        config.model, seed=config.seed, norm_pix_loss=config.pixel_loss == "normalised")
     from .models import check_fits
 
     check_fits(model.config, contract, config.model)
@@ -271,7 +276,8 @@ def pretrain(config: PretrainConfig, callbacks=()) -> PretrainResult:
         "task": "pretrain", "model": config.model, "source": kind, "videos": what,
         "num_videos": split.num_videos, "preview_videos": [v.path for v in preview],
         "skipped": [{"path": p, "reason": r} for p, r in split.skipped],
-        "mask_ratio": config.mask_ratio, "recipe": recipe, "seed": config.seed,
+        "mask_ratio": config.mask_ratio, "pixel_loss": config.pixel_loss, "recipe": recipe,
+        "seed": config.seed,
         "steps": trainer.state.global_step, "steps_per_epoch": steps_per_epoch,
         "first_loss": losses[0] if losses else None, "last_loss": losses[-1] if losses else None,
         "preview_loss_start": live.start_preview_loss, "preview_loss_end": end_loss,
