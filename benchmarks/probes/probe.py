@@ -8,7 +8,8 @@ then measured with the real pipeline (benchmarks/train_seeds.py).
         --smooth 0.1 --wd 0.05 --color --tag F1
 needs PROBE_DIR/ds<seed> made by `videoedge data synth PROBE_DIR/ds<seed> --seed <seed>`;
 results/ holds the runs quoted in train/README.md (res_<tag>.json: args and per-epoch
-history; A16 = previous recipe, P1/P2/E1/E2/F1/F2 as in the table there)."""
+history; log_<tag>.txt: runs stopped early, their finished seeds; A16 = the previous
+recipe, P1/P2/E1/E2/F1/F2 as in the table there)."""
 import argparse, json, math, os, sys, time
 from pathlib import Path
 import numpy as np
