@@ -72,22 +72,36 @@ def label_subset(data: Path, fraction: float, seed: int, out: Path) -> Path:
     return out
 
 
+REUSE = False  # --reuse: a finished run folder (metrics.json written last) is kept
+
+
+def _fresh(run: Path) -> bool:
+    """True when `run` must be made (again)."""
+    if REUSE and (run / "metrics.json").is_file():
+        print(f"= reusing {run}", flush=True)
+        return False
+    shutil.rmtree(run, ignore_errors=True)
+    shutil.rmtree(run.with_name(run.name + ".partial"), ignore_errors=True)
+    return True
+
+
 def run_one(work: Path, data: Path, name: str, *, pretrain_on: Path | None,
             train_args: list[str], pretrain_args: list[str]) -> dict:
     row: dict = {"name": name, "data": str(data)}
     model = "tiny"
     if pretrain_on is not None:
         mae = work / f"{name}-mae"
-        shutil.rmtree(mae, ignore_errors=True)
-        videoedge("pretrain", str(pretrain_on), "--model", "tiny", "--out", str(mae), "--quiet",
-                  *pretrain_args)
+        if _fresh(mae):
+            videoedge("pretrain", str(pretrain_on), "--model", "tiny", "--out", str(mae),
+                      "--quiet", *pretrain_args)
         pm = json.loads((mae / "metrics.json").read_text())
         row.update(pretrain_seconds=pm["train_seconds"], pretrain_steps=pm["steps"],
                    pretrain_loss=[pm["preview_loss_start"], pm["preview_loss_end"]])
         model = str(mae / "model")
     run = work / f"{name}-ft"
-    shutil.rmtree(run, ignore_errors=True)
-    videoedge("train", str(data), "--model", model, "--out", str(run), "--quiet", *train_args)
+    if _fresh(run):
+        videoedge("train", str(data), "--model", model, "--out", str(run), "--quiet",
+                  *train_args)
     m = json.loads((run / "metrics.json").read_text())
     multi = work / f"{name}-4x3.json"
     videoedge("evaluate", str(run / "model"), str(data), "--clips", "4", "--crops", "3",
@@ -124,6 +138,8 @@ def main(argv=None) -> int:
     ap.add_argument("--scratch-from", metavar="JSON",
                     help="label table: take the from-scratch, all-labels rows from this "
                     "train_seeds.json (same recipe and seeds) instead of training them again")
+    ap.add_argument("--reuse", action="store_true",
+                    help="keep runs already finished in --work (their metrics are read back)")
     ap.add_argument("--train-args", default="", help="extra `videoedge train` flags, quoted")
     ap.add_argument("--pretrain-args", default="", help="extra `videoedge pretrain` flags")
     ap.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "videoedge-seeds"),
@@ -133,6 +149,8 @@ def main(argv=None) -> int:
     ap.add_argument("--publish", action="store_true",
                     help="also write benchmarks/results/train_seeds*.json/.md (tracked files)")
     args = ap.parse_args(argv)
+    global REUSE
+    REUSE = args.reuse
 
     from videoedge.benchmarks.machine import describe
 

@@ -169,3 +169,14 @@ def test_plain_pixel_loss_is_a_choice_saved_with_the_model(small_dataset, tmp_pa
     assert AutoConfig.from_pretrained(tmp_path / "run" / "model").norm_pix_loss is False
     assert result.metrics["pixel_loss"] == "plain"
     assert (tmp_path / "run" / "reconstruction_end.png").is_file()
+
+
+def test_finetuning_a_pretraining_run_takes_its_presets_recipe(mae_run, small_dataset):
+    """Not the guide's 4 epochs at 5e-5 (for VideoMAE-base checkpoints), which leave a small
+    encoder where it started: the recipe of the preset it was pre-trained from."""
+    from videoedge.train.finetune import GUIDE_RECIPE, SCRATCH_RECIPES, TrainConfig
+
+    config = TrainConfig(data=str(small_dataset), out="unused", model=str(mae_run / "model"))
+    assert config.recipe() == SCRATCH_RECIPES["micro"] != GUIDE_RECIPE
+    assert TrainConfig(data="d", out="o", model=str(mae_run / "model"),
+                       epochs=7).recipe()["epochs"] == 7

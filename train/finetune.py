@@ -79,8 +79,23 @@ class TrainConfig:
             raise UsageError("; ".join(problems))
 
     def recipe(self) -> dict:
-        """The preset's recipe (or the guide's) with every field set here taking its place."""
-        return recipes.fill(self, SCRATCH_RECIPES.get(self.model, GUIDE_RECIPE))
+        """The preset's recipe (or the guide's) with every field set here taking its place.
+        A model pre-trained by `videoedge pretrain` from a preset gets that preset's recipe:
+        the guide's 4 epochs at 5e-5 are for VideoMAE-base checkpoints, and leave a small
+        encoder where it started."""
+        return recipes.fill(self, SCRATCH_RECIPES.get(self.model)
+                            or SCRATCH_RECIPES.get(pretrained_from(self.model))
+                            or GUIDE_RECIPE)
+
+
+def pretrained_from(model: str) -> str | None:
+    """The preset a `videoedge pretrain` run started from ("pretrain:tiny" in its contract)."""
+    file = Path(model) / "videoedge.json"
+    try:
+        source = json.loads(file.read_text()).get("source", "")
+    except (OSError, ValueError):
+        return None
+    return source.split(":", 1)[1] if source.startswith("pretrain:") else None
 
 
 @dataclass
