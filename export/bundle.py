@@ -239,6 +239,7 @@ def _hint(failed: list[str]) -> str:
         hints.append("try --int8 static --calib DATA, or drop --int8")
     if "int8-static" in failed:
         hints.append("try more --calib-clips, or --int8 dynamic")
+    hints.append("more parity clips (--clips-per-video) measure agreement more finely")
     return "; ".join(hints)
 
 
