@@ -36,9 +36,10 @@ TARGET_ACCURACY, FINETUNE_BUDGET_S, PRETRAIN_BUDGET_S = 0.90, 300, 600
 
 
 def videoedge(*args: str) -> None:
-    cmd = [sys.executable, "-m", "videoedge.runtime.cli", *args]
+    from videoedge.benchmarks.prepare import _videoedge
+
     print("+ videoedge " + " ".join(args), flush=True)
-    subprocess.run(cmd, check=True)
+    subprocess.run(_videoedge(*args), check=True)
 
 
 def synth(work: Path, seed: int) -> Path:
@@ -72,12 +73,10 @@ def label_subset(data: Path, fraction: float, seed: int, out: Path) -> Path:
     return out
 
 
-REUSE = False  # --reuse: a finished run folder (metrics.json written last) is kept
-
-
-def _fresh(run: Path) -> bool:
-    """True when `run` must be made (again)."""
-    if REUSE and (run / "metrics.json").is_file():
+def _fresh(run: Path, reuse: bool) -> bool:
+    """True when `run` must be made (again); with `reuse` a finished run folder (metrics.json
+    is written last) is kept."""
+    if reuse and (run / "metrics.json").is_file():
         print(f"= reusing {run}", flush=True)
         return False
     shutil.rmtree(run, ignore_errors=True)
@@ -86,12 +85,12 @@ def _fresh(run: Path) -> bool:
 
 
 def run_one(work: Path, data: Path, name: str, *, pretrain_on: Path | None,
-            train_args: list[str], pretrain_args: list[str]) -> dict:
+            train_args: list[str], pretrain_args: list[str], reuse: bool = False) -> dict:
     row: dict = {"name": name, "data": str(data)}
     model = "tiny"
     if pretrain_on is not None:
         mae = work / f"{name}-mae"
-        if _fresh(mae):
+        if _fresh(mae, reuse):
             videoedge("pretrain", str(pretrain_on), "--model", "tiny", "--out", str(mae),
                       "--quiet", *pretrain_args)
         pm = json.loads((mae / "metrics.json").read_text())
@@ -99,7 +98,7 @@ def run_one(work: Path, data: Path, name: str, *, pretrain_on: Path | None,
                    pretrain_loss=[pm["preview_loss_start"], pm["preview_loss_end"]])
         model = str(mae / "model")
     run = work / f"{name}-ft"
-    if _fresh(run):
+    if _fresh(run, reuse):
         videoedge("train", str(data), "--model", model, "--out", str(run), "--quiet",
                   *train_args)
     m = json.loads((run / "metrics.json").read_text())
@@ -149,8 +148,6 @@ def main(argv=None) -> int:
     ap.add_argument("--publish", action="store_true",
                     help="also write benchmarks/results/train_seeds*.json/.md (tracked files)")
     args = ap.parse_args(argv)
-    global REUSE
-    REUSE = args.reuse
 
     from videoedge.benchmarks.machine import describe
 
@@ -163,7 +160,7 @@ def main(argv=None) -> int:
     for seed in seeds:
         data = synth(work, seed)
         if args.labels is None:
-            rows.append(dict(run_one(work, data, f"{args.name or ''}s{seed}",
+            rows.append(dict(run_one(work, data, f"{args.name or ''}s{seed}", reuse=args.reuse,
                                      train_args=train_args, pretrain_args=pretrain_args,
                                      pretrain_on=data if args.pretrain else None), seed=seed))
             continue
@@ -173,7 +170,7 @@ def main(argv=None) -> int:
             if name == "scratch-100" and args.scratch_from:
                 rows.append(dict(_seed_row(args.scratch_from, seed), seed=seed, setting=name))
                 continue
-            rows.append(dict(run_one(work, d, f"s{seed}-{name}", pretrain_on=pre,
+            rows.append(dict(run_one(work, d, f"s{seed}-{name}", pretrain_on=pre, reuse=args.reuse,
                                      train_args=train_args, pretrain_args=pretrain_args),
                              seed=seed, setting=name))
     result = {

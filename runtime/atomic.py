@@ -7,6 +7,7 @@ so an interrupted run leaves no half-written output directory behind."""
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import shutil
@@ -83,28 +84,22 @@ def file(path: str | os.PathLike) -> Iterator[Path]:
 
 def _pid_alive(pid: int) -> bool:
     try:
-        os.kill(pid, 0)
+        os.kill(pid, 0)  # PermissionError: alive, someone else's
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        pass
     return True
 
 
 def _siblings(path: Path, suffix: str) -> list[tuple[Path, int]]:
     """`.NAME.<pid>.<random>SUFFIX` folders beside `path`, with the pid that made them."""
     found = []
-    for p in path.parent.glob(f".{glob_escape(path.name)}.*{suffix}"):
+    for p in path.parent.glob(f".{glob.escape(path.name)}.*{suffix}"):
         parts = p.name[len(path.name) + 2:].split(".")
         if len(parts) >= 2 and parts[0].isdigit():
             found.append((p, int(parts[0])))
     return found
-
-
-def glob_escape(name: str) -> str:
-    import glob
-
-    return glob.escape(name)
 
 
 def recover(path: str | os.PathLike) -> None:

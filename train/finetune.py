@@ -21,7 +21,7 @@ from pathlib import Path
 
 from videoedge.runtime import atomic
 from videoedge.runtime.contract import Contract
-from videoedge.runtime.errors import UsageError
+from videoedge.runtime.errors import ContractError, UsageError
 
 from . import data as D
 from . import recipe as recipes
@@ -90,10 +90,11 @@ class TrainConfig:
 
 def pretrained_from(model: str) -> str | None:
     """The preset a `videoedge pretrain` run started from ("pretrain:tiny" in its contract)."""
-    file = Path(model) / "videoedge.json"
+    if not Path(model).is_dir():
+        return None
     try:
-        source = json.loads(file.read_text()).get("source", "")
-    except (OSError, ValueError):
+        source = Contract.load(model).source
+    except ContractError:
         return None
     return source.split(":", 1)[1] if source.startswith("pretrain:") else None
 
@@ -103,8 +104,6 @@ class TrainResult:
     run: Path  # the finished run folder
     metrics: dict  # what RUN/metrics.json holds
     warnings: list[str] = field(default_factory=list)
-
-
 
 
 def fine_tune(config: TrainConfig, callbacks=()) -> TrainResult:
@@ -244,8 +243,6 @@ def _train(config, source, contract, splits, work, recipe, max_steps, steps_per_
 # -- pieces -----------------------------------------------------------------------------------
 
 
-
-
 def _evaluations_done(work: Path, resume_from: Path | None) -> int:
     """Evaluations already in RUN.partial/metrics.json up to the checkpoint resumed from."""
     file = work / "metrics.json"
@@ -254,8 +251,6 @@ def _evaluations_done(work: Path, resume_from: Path | None) -> int:
     step = int(resume_from.name.split("-")[-1])
     history = json.loads(file.read_text()).get("history", [])
     return sum(1 for h in history if "eval_accuracy" in h and h["step"] <= step)
-
-
 
 
 def _write_preview(split: D.Split, contract: Contract, flip: bool, path: Path) -> None:
@@ -423,8 +418,6 @@ def _ensure_best(trainer, history: list[dict], work: Path) -> dict:
             for k in differing:
                 current[k].copy_(reference[k])
     return dict(best, checkpoint=ckpt.name, tensors_fixed=len(differing))
-
-
 
 
 def _require_hub_for_push(repo_id: str) -> None:

@@ -105,22 +105,31 @@ def _require_hub(repo_id: str) -> None:
                          f"({endpoint.hostname} cannot be reached); {how}") from None
 
 
-def _from_pretrained(where: str, labels: list[str], kind: str, spec: str) -> ModelSource:
-    from transformers import AutoConfig, VideoMAEForVideoClassification
+def require_videomae(where: str, spec: str) -> None:
+    """One line, exit 2, when `where` holds no config or a model that is not VideoMAE."""
+    from transformers import AutoConfig
 
     try:
         config = AutoConfig.from_pretrained(where)
-        if getattr(config, "model_type", None) != "videomae":
-            raise UsageError(f"--model {spec} is a {getattr(config, 'model_type', 'unknown')!r} "
-                             "model, not VideoMAE; pass a VideoMAE checkpoint or a preset "
-                             f"({', '.join(PRESETS)})")
+    except (OSError, ValueError) as e:
+        raise UsageError(f"cannot read a model config from {spec}: {first_line(e)}") from None
+    if getattr(config, "model_type", None) != "videomae":
+        raise UsageError(f"--model {spec} is a {getattr(config, 'model_type', 'unknown')!r} "
+                         "model, not VideoMAE; pass a VideoMAE checkpoint (e.g. "
+                         f"MCG-NJU/videomae-base, a videoedge run) or a preset "
+                         f"({', '.join(PRESETS)})")
+
+
+def _from_pretrained(where: str, labels: list[str], kind: str, spec: str) -> ModelSource:
+    from transformers import VideoMAEForVideoClassification
+
+    require_videomae(where, spec)
+    try:
         with quiet_loading():
             model = VideoMAEForVideoClassification.from_pretrained(
                 where, label2id={l: i for i, l in enumerate(labels)},
                 id2label=dict(enumerate(labels)), ignore_mismatched_sizes=True)
     except (OSError, ValueError) as e:
-        if isinstance(e, UsageError):
-            raise
         raise UsageError(f"cannot load a VideoMAE model from {spec}: {first_line(e)}") from None
     contract = contract_for(where, model.config, labels)
     check_fits(model.config, contract, spec)

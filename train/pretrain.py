@@ -36,6 +36,7 @@ from videoedge.runtime.errors import DataError, UsageError
 from videoedge.runtime.sources import videos_in
 
 from . import data as D
+from . import models as M
 from . import recipe as recipes
 from . import runfolder as R
 
@@ -147,9 +148,8 @@ def load_pretraining_model(spec: str, *, seed: int = 0, norm_pix_loss: bool = Tr
     a directory or hub id must hold a VideoMAE checkpoint (pre-training or not: a missing
     decoder is initialised)."""
     import torch
-    from transformers import AutoConfig, VideoMAEForPreTraining
+    from transformers import VideoMAEForPreTraining
 
-    from . import models as M
     from .presets import PRESETS, get_preset
 
     if spec in PRESETS:
@@ -159,14 +159,7 @@ def load_pretraining_model(spec: str, *, seed: int = 0, norm_pix_loss: bool = Tr
         config.norm_pix_loss = norm_pix_loss
         return VideoMAEForPreTraining(config).train(), preset.contract([UNLABELLED]), "preset"
     where, kind = M.resolve_checkpoint(spec)
-    try:
-        config = AutoConfig.from_pretrained(where)
-    except (OSError, ValueError) as e:
-        raise UsageError(f"cannot read a model config from {spec}: {M.first_line(e)}") from None
-    if getattr(config, "model_type", None) != "videomae":
-        raise UsageError(f"--model {spec} is a {getattr(config, 'model_type', 'unknown')!r} "
-                         "model, not VideoMAE; pre-training needs a VideoMAE one (a preset such as tiny, "
-                         "MCG-NJU/videomae-base, or a directory made by videoedge)")
+    M.require_videomae(where, spec)
     with M.quiet_loading():
         model = VideoMAEForPreTraining.from_pretrained(where, norm_pix_loss=norm_pix_loss)
     contract = M.contract_for(where, model.config, [UNLABELLED])
@@ -211,9 +204,7 @@ def pretrain(config: PretrainConfig, callbacks=()) -> PretrainResult:
     notes: list[str] = []
     model, contract, kind = load_pretraining_model(
         config.model, seed=config.seed, norm_pix_loss=config.pixel_loss == "normalised")
-    from .models import check_fits
-
-    check_fits(model.config, contract, config.model)
+    M.check_fits(model.config, contract, config.model)
     contract = contract.replace(source=f"pretrain:{config.model}", versions=R.versions())
     split, what = list_videos(config.videos, contract.clip_seconds)
     for line in split.report() if main_process else ():
@@ -245,7 +236,8 @@ def pretrain(config: PretrainConfig, callbacks=()) -> PretrainResult:
 
     from .plots import reconstruction_pictures
 
-    preview_clips = _preview_clips(preview, contract)
+    # the pictures are the main process's: only it decodes the held-out clips
+    preview_clips = _preview_clips(preview, contract) if main_process else None
     if resume_from is None and main_process:
         reconstruction_pictures(model, preview_clips, config.mask_ratio, contract,
                                 work / "reconstruction_start", seed=config.seed)
@@ -280,7 +272,7 @@ def pretrain(config: PretrainConfig, callbacks=()) -> PretrainResult:
         "seed": config.seed,
         "steps": trainer.state.global_step, "steps_per_epoch": steps_per_epoch,
         "first_loss": losses[0] if losses else None, "last_loss": losses[-1] if losses else None,
-        "preview_loss_start": live.start_preview_loss, "preview_loss_end": end_loss,
+        "preview_loss_start": _start_loss(work), "preview_loss_end": end_loss,
         "train_seconds": round(train_seconds, 1),
         "wall_seconds": round(time.perf_counter() - started + live.previous_seconds, 1),
         "history": live.history, "warnings": notes, "versions": contract.versions,
@@ -331,7 +323,6 @@ def _trainer(config, model, contract, split, work, recipe, max_steps, steps_per_
         report_to="none", disable_tqdm=not config.progress, use_cpu=not _cuda(),
     )
     live = LiveMetrics(work, steps_per_epoch, resume_from, plot_every_log=True)
-    live.start_preview_loss = _read_start_loss(work)
     trainer = Trainer(model=model, args=args, train_dataset=dataset,
                       data_collator=MaskingCollator(model.config, config.mask_ratio))
     trainer.callback_handler.callbacks.insert(0, live)  # first: it fixes the logged epoch
@@ -340,13 +331,8 @@ def _trainer(config, model, contract, split, work, recipe, max_steps, steps_per_
     return trainer, live
 
 
-def _read_start_loss(work: Path):
+def _start_loss(work: Path):
+    """The held-out loss before training, as the start pictures recorded it (also after a
+    resume, which draws no new start pictures)."""
     f = work / "reconstruction_start.json"
     return json.loads(f.read_text()).get("loss") if f.is_file() else None
-
-
-
-
-
-
-
